@@ -1,0 +1,24 @@
+import re
+from pathlib import Path
+
+from bonas.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_commands() -> list[str]:
+    block = re.search(r"## Set up on a fresh machine\s+```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return [line for line in block.group(1).splitlines() if line and not line.startswith("#")]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    demo, tests = readme_commands()
+    assert "pytest" in tests
+    assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_readme_demo_command_runs(capsys):
+    demo, _ = readme_commands()
+    bonas_args = demo.split("&& bonas ", 1)[1].split()
+    assert main(bonas_args) == 0
+    assert "optimum test_accuracy: 94.3733" in capsys.readouterr().out
