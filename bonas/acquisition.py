@@ -1,0 +1,103 @@
+"""Acquisition over a finite candidate pool: LogEI, UCB and Thompson sampling, with pending points.
+
+Scores come from botorch's acquisition functions evaluated on every candidate
+encoding (``m x d``, in chunks). Selection returns *indices* into the pool
+rather than encodings, because distinct architectures can share an encoding
+(botorch's ``optimize_acqf_discrete`` returns rows of ``X`` and could not tell
+them apart). A batch is built greedily: each chosen candidate joins the pending
+points (botorch ``X_pending``) before the next is scored, so in-flight and
+already-chosen architectures lower the value of their look-alikes.
+"""
+
+from __future__ import annotations
+
+import torch
+from botorch.acquisition import (
+    LogExpectedImprovement,
+    UpperConfidenceBound,
+    qLogExpectedImprovement,
+    qUpperConfidenceBound,
+)
+from botorch.acquisition.acquisition import AcquisitionFunction
+from botorch.models.model import Model
+from botorch.sampling import SobolQMCNormalSampler
+from torch import Tensor
+
+ACQUISITIONS = ("ei", "ucb", "ts")
+UCB_BETA = 2.0
+CHUNK = 2048
+MC_SAMPLES = 256
+
+
+def _acquisition(model: Model, kind: str, best_f: float, pending_X: Tensor | None, seed: int) -> AcquisitionFunction:
+    if pending_X is None or len(pending_X) == 0:
+        if kind == "ei":
+            return LogExpectedImprovement(model, best_f=best_f)
+        return UpperConfidenceBound(model, beta=UCB_BETA)
+    sampler = SobolQMCNormalSampler(sample_shape=torch.Size([MC_SAMPLES]), seed=seed)
+    if kind == "ei":
+        return qLogExpectedImprovement(model, best_f=best_f, sampler=sampler, X_pending=pending_X)
+    return qUpperConfidenceBound(model, beta=UCB_BETA, sampler=sampler, X_pending=pending_X)
+
+
+@torch.no_grad()
+def acquisition_values(
+    model: Model, candidates_X: Tensor, kind: str, best_f: float, pending_X: Tensor | None = None, seed: int = 0
+) -> Tensor:
+    """Acquisition value of each candidate.
+
+    :param candidates_X: ``m x d`` candidate encodings.
+    :param kind: ``"ei"`` (log expected improvement over ``best_f``) or ``"ucb"``.
+    :param pending_X: ``p x d`` encodings of in-flight points, or ``None``.
+    :returns: ``m`` values, larger is better.
+    """
+    if kind not in ("ei", "ucb"):
+        raise ValueError(f"acquisition_values takes 'ei' or 'ucb', got {kind!r}")
+    acquisition = _acquisition(model, kind, best_f, pending_X, seed)
+    return torch.cat([acquisition(chunk.unsqueeze(-2)) for chunk in candidates_X.split(CHUNK)])
+
+
+def select_greedy(
+    model: Model,
+    candidates_X: Tensor,
+    q: int,
+    kind: str,
+    best_f: float,
+    pending_X: Tensor | None = None,
+    seed: int = 0,
+) -> list[int]:
+    """``q`` distinct candidate indices chosen one at a time, each conditioned on the ones before."""
+    chosen: list[int] = []
+    pending = pending_X
+    for step in range(q):
+        values = acquisition_values(model, candidates_X, kind, best_f, pending, seed + step)
+        if chosen:
+            values[chosen] = -torch.inf
+        best = int(torch.argmax(values))
+        chosen.append(best)
+        new = candidates_X[best].unsqueeze(0)
+        pending = new if pending is None else torch.cat([pending, new])
+    return chosen
+
+
+@torch.no_grad()
+def select_thompson(model: Model, candidates_X: Tensor, q: int, generator: torch.Generator, pool_limit: int = 1500) -> list[int]:
+    """``q`` distinct indices, each the argmax of one draw from the joint posterior over the pool.
+
+    A joint draw over ``m`` candidates costs an ``m x m`` Cholesky factor, so
+    only the ``pool_limit`` candidates with the highest upper confidence bound
+    take part (Thompson sampling beyond them almost never picks a winner).
+    """
+    posterior = model.posterior(candidates_X)
+    mean = posterior.mean.squeeze(-1)
+    std = posterior.variance.squeeze(-1).clamp_min(0).sqrt()
+    shortlist = torch.argsort(mean + UCB_BETA**0.5 * std, descending=True)[:pool_limit]
+    joint = model.posterior(candidates_X[shortlist]).distribution
+    n_draws = min(q, len(shortlist))
+    base_samples = torch.randn(n_draws, len(shortlist), dtype=candidates_X.dtype, generator=generator)
+    draws = joint.rsample(torch.Size([n_draws]), base_samples=base_samples.to(candidates_X.device))
+    chosen_positions: list[int] = []
+    for draw in draws.reshape(n_draws, -1):
+        draw[chosen_positions] = -torch.inf
+        chosen_positions.append(int(torch.argmax(draw)))
+    return [int(shortlist[position]) for position in chosen_positions]

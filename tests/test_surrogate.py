@@ -1,0 +1,86 @@
+import logging
+
+import pytest
+import torch
+from botorch.exceptions.errors import ModelFittingError
+
+from bonas import surrogate
+from bonas.acquisition import acquisition_values, select_greedy, select_thompson
+from bonas.kernels import make_kernel
+from bonas.surrogate import copula_transform, fit_surrogate, transform_outcomes
+
+
+def data(n=30, d=4, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, d, dtype=torch.float64, generator=generator) * 5
+    Y = (X.sin().sum(-1, keepdim=True)) + 0.01 * torch.randn(n, 1, dtype=torch.float64, generator=generator)
+    return X, Y
+
+
+def kernel_factory(d):
+    return lambda: make_kernel("matern", d).to(torch.float64)
+
+
+def test_copula_maps_ranks_to_normal_quantiles():
+    values = torch.tensor([[10.0], [93.0], [94.0], [92.0], [10.0]], dtype=torch.float64)
+    out = copula_transform(values)
+    assert out.shape == values.shape
+    assert out[0] == out[4] and out[0] < out[3] < out[1] < out[2]
+    distinct = copula_transform(torch.tensor([3.0, 1.0, 2.0, 5.0], dtype=torch.float64))
+    assert abs(float(distinct.sum())) < 1e-12
+    with pytest.raises(ValueError, match="unknown outcome transform 'log'"):
+        transform_outcomes(values, "log")
+
+
+def test_fit_learns_hyperparameters_and_predicts():
+    X, Y = data()
+    result = fit_surrogate(X, Y, kernel_factory(4))
+    assert result.how == "fit"
+    mean = result.model.posterior(X).mean
+    assert torch.corrcoef(torch.cat([mean.T, Y.T]))[0, 1] > 0.9
+
+
+def test_deterministic_fit_pins_noise():
+    X, Y = data()
+    result = fit_surrogate(X, Y, kernel_factory(4), deterministic=True)
+    assert result.how in ("fit", "learned-noise")
+    assert float(result.model.posterior(X).variance.detach().max()) < 0.05 * float(Y.var())
+
+
+def test_failed_fits_fall_back_and_never_raise(monkeypatch, caplog):
+    X, Y = data()
+    warm = fit_surrogate(X, Y, kernel_factory(4)).model.covar_module.state_dict()
+
+    def failing(model):
+        raise ModelFittingError("all attempts to fit the model have failed")
+
+    monkeypatch.setattr(surrogate, "_fit", failing)
+    with caplog.at_level(logging.WARNING, logger="bonas.surrogate"):
+        result = fit_surrogate(X, Y, kernel_factory(4), deterministic=True, warm_start=warm)
+    assert result.how == "previous"
+    assert "learned-noise" in caplog.text and "ModelFittingError" in caplog.text
+    assert fit_surrogate(X, Y, kernel_factory(4)).how == "prior"
+    assert torch.isfinite(result.model.posterior(X).mean).all()
+
+
+def test_greedy_batch_is_distinct_and_respects_pending():
+    X, Y = data(n=20)
+    model = fit_surrogate(X, Y, kernel_factory(4)).model
+    candidates = torch.rand(200, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 5
+    values = acquisition_values(model, candidates, "ei", float(Y.max()))
+    assert values.shape == (200,)
+    chosen = select_greedy(model, candidates, 5, "ei", float(Y.max()))
+    assert len(set(chosen)) == 5 and chosen[0] == int(values.argmax())
+    # with the first choice pending, another candidate becomes the best one
+    with_pending = acquisition_values(model, candidates, "ei", float(Y.max()), pending_X=candidates[chosen[:1]])
+    assert int(with_pending.argmax()) != chosen[0]
+    assert len(set(select_greedy(model, candidates, 4, "ucb", 0.0))) == 4
+
+
+def test_thompson_is_seeded_and_distinct():
+    X, Y = data(n=20)
+    model = fit_surrogate(X, Y, kernel_factory(4)).model
+    candidates = torch.rand(300, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 5
+    first = select_thompson(model, candidates, 6, torch.Generator().manual_seed(0), pool_limit=100)
+    again = select_thompson(model, candidates, 6, torch.Generator().manual_seed(0), pool_limit=100)
+    assert first == again and len(set(first)) == 6
