@@ -1,0 +1,61 @@
+"""Build a GP covariance for an encoding by name: ``make_kernel("tw" | "tanimoto" | "matern" | "rbf", dim)``.
+
+Every kernel comes wrapped in a ``ScaleKernel`` (an outputscale botorch fits
+with the rest) that rejects encodings of the wrong width with a ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from gpytorch.kernels import Kernel, MaternKernel, RBFKernel, ScaleKernel
+from torch import Tensor
+
+from bonas.kernels._inputs import check_width
+from bonas.kernels.tanimoto import TanimotoKernel
+from bonas.kernels.tree_wasserstein import TreeWassersteinKernel, check_groups
+
+
+class EncodingScaleKernel(ScaleKernel):
+    """A ``ScaleKernel`` over ``... x n x d`` encodings with ``d == input_dim``; other widths raise ``ValueError``."""
+
+    def __init__(self, base_kernel: Kernel, input_dim: int, **kwargs) -> None:
+        super().__init__(base_kernel, **kwargs)
+        self.input_dim = input_dim
+
+    def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params) -> Tensor:
+        check_width(x1, x2, self.input_dim, type(self.base_kernel).__name__)
+        return super().forward(x1, x2, diag=diag, **params)
+
+
+def _tree_wasserstein(dim: int, groups: Mapping[str, slice] | None) -> Kernel:
+    if groups is None:
+        raise ValueError("kernel 'tw' needs groups (name -> column slice) from the tree-Wasserstein encoder, got None")
+    check_groups(groups, dim)
+    return TreeWassersteinKernel(groups, dim=dim)
+
+
+_BUILDERS: dict[str, Callable[[int, Mapping[str, slice] | None], Kernel]] = {
+    "tw": _tree_wasserstein,
+    "tanimoto": lambda dim, groups: TanimotoKernel(dim=dim),
+    "matern": lambda dim, groups: MaternKernel(nu=2.5, ard_num_dims=dim),
+    "rbf": lambda dim, groups: RBFKernel(ard_num_dims=dim),
+}
+KERNEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
+
+
+def make_kernel(name: str, dim: int, groups: Mapping[str, slice] | None = None) -> ScaleKernel:
+    """A scaled kernel over ``n x dim`` encodings.
+
+    :param name: ``"tw"`` (:class:`TreeWassersteinKernel`, needs ``groups``),
+        ``"tanimoto"`` (:class:`TanimotoKernel`), ``"matern"`` (gpytorch Matern 5/2
+        with one lengthscale per column) or ``"rbf"`` (gpytorch RBF, same).
+    :param dim: the encoding width ``d``.
+    :param groups: for ``"tw"``: group name -> column slice, partitioning ``[0, dim)``.
+    :returns: an :class:`EncodingScaleKernel` around the named kernel.
+    """
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown kernel {name!r}; expected one of {list(KERNEL_NAMES)}")
+    if not isinstance(dim, int) or dim < 1:
+        raise ValueError(f"dim is {dim!r}; expected a positive encoding width")
+    return EncodingScaleKernel(_BUILDERS[name](dim, groups), input_dim=dim)
