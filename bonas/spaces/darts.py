@@ -80,6 +80,8 @@ class DARTSSpace(Space):
     ops = DARTS_OPS
     graph_ops = DARTS_GRAPH_OPS
     n_graph_nodes = GRAPH_NODES
+    max_path_ops = 4
+    """Most DARTS ops on one input-to-output path (c_k -> node 2 -> ... -> node 5)."""
 
     def validate(self, arch: object) -> None:
         if not isinstance(arch, DARTSArch):

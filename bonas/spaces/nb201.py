@@ -47,6 +47,7 @@ class NASBench201Space(Space):
     name = "nb201"
     ops = NB201_OPS
     n_edges = len(NB201_EDGES)
+    max_path_ops = 3
 
     @property
     def is_enumerable(self) -> bool:

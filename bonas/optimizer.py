@@ -1,0 +1,362 @@
+"""The ask/tell optimizer: a botorch GP over architecture encodings, with a crash-safe journal.
+
+``ask(n)`` proposes architectures never told nor in flight; ``tell`` records a
+value (maximised unless ``maximize=False``) or a failed/abandoned state;
+``attach`` adds results obtained elsewhere. Every event is appended to a JSON
+Lines journal before the call returns, and :meth:`Optimizer.load` rebuilds the
+optimizer from that journal alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from bonas.acquisition import ACQUISITIONS, select_greedy, select_thompson
+from bonas.candidates import CANDIDATE_STRATEGIES, local_pool, whole_space
+from bonas.encoders import make_encoder
+from bonas.journal import Journal, JournalCorruptError
+from bonas.kernels import make_kernel
+from bonas.spaces.registry import space_from_name
+from bonas.spaces.base import Space
+from bonas.surrogate import OUTCOME_TRANSFORMS, fit_surrogate, transform_outcomes
+from bonas.trial import Trial, TrialState
+
+logger = logging.getLogger(__name__)
+
+ENCODINGS = ("tw", "path", "wl", "adjacency")
+DEFAULT_KERNEL = {"tw": "tw", "path": "tanimoto", "wl": "tanimoto", "adjacency": "tanimoto"}
+BATCH_METHODS = ("greedy", "ts")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` is CUDA when available, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _choice(name: str, value: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {list(allowed)}")
+    return value
+
+
+class Optimizer:
+    """Bayesian optimisation over a search space, driven by ``ask`` and ``tell``.
+
+    :param space: the search space (``bonas.spaces``).
+    :param encoding: ``"tw"`` (tree-Wasserstein), ``"path"``, ``"wl"`` or ``"adjacency"``.
+    :param acquisition: ``"ei"`` (botorch LogEI), ``"ucb"`` or ``"ts"`` (Thompson sampling).
+    :param n_initial: number of random architectures asked before the GP takes over.
+    :param seed: seeds every random choice; the same seed and tells give the same asks.
+    :param storage: path of the JSON Lines journal, or ``None`` to keep state in memory.
+    :param maximize: ``False`` to minimise the told values.
+    :param candidates: ``"local"`` (neighbourhoods of the best plus random cells) or ``"all"``
+        (every unseen class of an enumerable space).
+    :param pool_size: size of the local candidate pool.
+    :param outcome_transform: ``"copula"`` (ranks to normal quantiles) or ``"standardize"``.
+    :param deterministic: the objective is noise-free (a table replay): noise is pinned near zero.
+    :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        encoding: str = "tw",
+        acquisition: str = "ei",
+        n_initial: int = 10,
+        seed: int = 0,
+        storage: str | Path | None = None,
+        maximize: bool = True,
+        candidates: str = "local",
+        pool_size: int = 1000,
+        outcome_transform: str = "copula",
+        deterministic: bool = False,
+        device: str = "auto",
+        _resuming: bool = False,
+    ) -> None:
+        self.space = space
+        self.settings = {
+            "space": space.name,
+            "encoding": _choice("encoding", encoding, ENCODINGS),
+            "acquisition": _choice("acquisition", acquisition, ACQUISITIONS),
+            "n_initial": _positive(n_initial, "n_initial", minimum=1),
+            "seed": int(seed),
+            "maximize": bool(maximize),
+            "candidates": _choice("candidates", candidates, CANDIDATE_STRATEGIES),
+            "pool_size": _positive(pool_size, "pool_size", minimum=1),
+            "outcome_transform": _choice("outcome_transform", outcome_transform, OUTCOME_TRANSFORMS),
+            "deterministic": bool(deterministic),
+        }
+        if candidates == "all" and not space.is_enumerable:
+            raise ValueError(f"candidates='all' needs an enumerable space; {space.name!r} is not")
+        self.device = resolve_device(device)
+        self._encoder = make_encoder(encoding, space)
+        self._encoding_cache: dict[Any, Tensor] = {}
+        self._trials: list[Trial] = []
+        self._key_owner: dict[Hashable, int] = {}
+        self._kernel_state: dict[str, Tensor] | None = None
+        self._n_asks = 0
+        self.last_fit = ""
+        self._journal = Journal(storage) if storage is not None else None
+        if self._journal is not None and not _resuming:
+            if self._journal.exists():
+                created = self._journal.read().events[0]
+                theirs = created.get("settings", {}).get("space")
+                if theirs != space.name:
+                    raise ValueError(f"{storage} is a journal of space {theirs!r}, not {space.name!r}")
+                raise ValueError(f"{storage} already holds a journal; resume it with Optimizer.load({str(storage)!r})")
+            self._journal.append({"event": "create", "settings": self.settings})
+
+    @property
+    def trials(self) -> list[Trial]:
+        """Every trial so far, in the order asked or attached."""
+        return list(self._trials)
+
+    @property
+    def pending(self) -> list[Trial]:
+        """Trials asked and not yet told."""
+        return [trial for trial in self._trials if trial.state == TrialState.RUNNING]
+
+    @property
+    def completed(self) -> list[Trial]:
+        """Trials with a value."""
+        return [trial for trial in self._trials if trial.state == TrialState.COMPLETE]
+
+    @property
+    def best_trial(self) -> Trial | None:
+        """The completed trial with the best value, ``None`` before the first."""
+        done = self.completed
+        if not done:
+            return None
+        sign = 1.0 if self.settings["maximize"] else -1.0
+        return max(done, key=lambda trial: sign * trial.value)
+
+    def _sign(self) -> float:
+        return 1.0 if self.settings["maximize"] else -1.0
+
+    def _encode(self, archs: Sequence[Any]) -> Tensor:
+        missing = [arch for arch in dict.fromkeys(archs) if arch not in self._encoding_cache]
+        if missing:
+            for arch, row in zip(missing, self._encoder.encode(missing)):
+                self._encoding_cache[arch] = row
+        return torch.stack([self._encoding_cache[arch] for arch in archs]).to(self.device)
+
+    def _rng(self) -> np.random.Generator:
+        """A generator fixed by the seed and the number of asks so far (the same after a resume)."""
+        return np.random.default_rng([self.settings["seed"], self._n_asks])
+
+    def _random_archs(self, n: int, rng: np.random.Generator) -> list[Any]:
+        chosen: dict[Hashable, Any] = {}
+        for _ in range(1000):
+            for arch in self.space.sample(4 * n, rng):
+                key = self.space.canonical_key(arch)
+                if key not in self._key_owner and key not in chosen:
+                    chosen[key] = arch
+                if len(chosen) == n:
+                    return list(chosen.values())
+        raise RuntimeError(f"could not find {n} unseen architectures in space {self.space.name!r}")
+
+    def _candidates(self, rng: np.random.Generator) -> list[Any]:
+        if self.settings["candidates"] == "all":
+            return whole_space(self.space, self._key_owner)
+        sign = self._sign()
+        ranked = [trial.arch for trial in sorted(self.completed, key=lambda trial: -sign * trial.value)]
+        pool = local_pool(self.space, ranked, self._key_owner, rng, self.settings["pool_size"])
+        if not pool:
+            pool = self._random_archs(1, rng)
+        return pool
+
+    def _model_based(self, n: int, rng: np.random.Generator) -> list[Any]:
+        done = self.completed
+        train_X = self._encode([trial.arch for trial in done])
+        values = torch.tensor([[self._sign() * trial.value] for trial in done], dtype=train_X.dtype, device=self.device)
+        train_Y = transform_outcomes(values, self.settings["outcome_transform"])
+        groups = getattr(self._encoder, "groups", None)
+        kernel_name = DEFAULT_KERNEL[self.settings["encoding"]]
+        result = fit_surrogate(
+            train_X,
+            train_Y,
+            lambda: make_kernel(kernel_name, train_X.shape[-1], groups=groups).to(train_X),
+            deterministic=self.settings["deterministic"],
+            warm_start=self._kernel_state,
+        )
+        self.last_fit = result.how
+        if result.how in ("fit", "learned-noise"):
+            self._kernel_state = {name: value.detach().clone() for name, value in result.model.covar_module.state_dict().items()}
+        candidates = self._candidates(rng)
+        candidates_X = self._encode(candidates)
+        pending = self.pending
+        pending_X = self._encode([trial.arch for trial in pending]) if pending else None
+        n = min(n, len(candidates))
+        if self.settings["acquisition"] == "ts":
+            generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+            chosen = select_thompson(result.model, candidates_X, n, generator)
+        else:
+            best_f = float(train_Y.max())
+            chosen = select_greedy(result.model, candidates_X, n, self.settings["acquisition"], best_f, pending_X,
+                                   seed=int(rng.integers(2**31)))
+        return [candidates[index] for index in chosen]
+
+    def ask(self, n: int = 1) -> list[Trial]:
+        """Propose ``n`` architectures, none of them told or in flight; each becomes a running trial."""
+        _positive(n, "ask(n)", minimum=1)
+        rng = self._rng()
+        if len(self.completed) + len(self.pending) < self.settings["n_initial"] or len(self.completed) < 2:
+            archs = self._random_archs(n, rng)
+        else:
+            archs = self._model_based(n, rng)
+        self._n_asks += 1
+        trials = []
+        for arch in archs:
+            trial = Trial(id=self._next_id(), arch=arch, arch_str=self.space.to_str(arch), state=TrialState.RUNNING,
+                          value=None, asked_at=time.time())
+            self._record({"event": "ask", "trial": trial.id, "arch": trial.arch_str, "ask": self._n_asks,
+                          "asked_at": trial.asked_at})
+            self._add(trial)
+            trials.append(trial)
+        return trials
+
+    def _next_id(self) -> int:
+        return len(self._trials)
+
+    def _add(self, trial: Trial) -> None:
+        self._trials.append(trial)
+        if trial.state != TrialState.ABANDONED:
+            self._key_owner[self.space.canonical_key(trial.arch)] = trial.id
+
+    def _record(self, event: dict[str, Any]) -> None:
+        if self._journal is not None:
+            self._journal.append(event)
+
+    def _trial(self, trial: Trial | int) -> Trial:
+        trial_id = trial.id if isinstance(trial, Trial) else trial
+        if isinstance(trial_id, bool) or not isinstance(trial_id, (int, np.integer)) or not 0 <= trial_id < len(self._trials):
+            raise KeyError(f"unknown trial {trial_id!r}; this optimizer has trials 0..{len(self._trials) - 1}")
+        return self._trials[int(trial_id)]
+
+    def tell(
+        self,
+        trial: Trial | int,
+        value: float | None = None,
+        state: str = "complete",
+        info: dict[str, Any] | None = None,
+    ) -> Trial:
+        """Record the outcome of a running trial: a finite ``value``, or ``state="failed"`` / ``"abandoned"``.
+
+        Raises ``KeyError`` for an unknown trial and ``ValueError`` for a trial
+        already told or a value that is not a finite number; the journal is
+        unchanged then.
+        """
+        target = self._trial(trial)
+        new_state = TrialState(_choice("state", state, ("complete", "failed", "abandoned")))
+        if target.state != TrialState.RUNNING:
+            raise ValueError(f"trial {target.id} ({target.arch_str}) was already told: it is {target.state.value}")
+        info = dict(info or {})
+        if new_state == TrialState.COMPLETE:
+            value = _finite(value, f"value told for trial {target.id}")
+        elif value is not None:
+            raise ValueError(f"a {new_state.value} trial takes no value; got {value!r} for trial {target.id}")
+        event = {"complete": "tell", "failed": "fail", "abandoned": "abandon"}[new_state.value]
+        told_at = time.time()
+        self._record({"event": event, "trial": target.id, "value": value, "info": info, "told_at": told_at})
+        target.state, target.value, target.info, target.told_at = new_state, value, info, told_at
+        if new_state == TrialState.ABANDONED:
+            self._key_owner.pop(self.space.canonical_key(target.arch), None)
+        return target
+
+    def attach(self, arch: Any, value: float, info: dict[str, Any] | None = None) -> Trial:
+        """Add a result obtained elsewhere (a warm start) as a completed trial."""
+        self.space.validate(arch)
+        value = _finite(value, "attached value")
+        key = self.space.canonical_key(arch)
+        if key in self._key_owner:
+            owner = self._trials[self._key_owner[key]]
+            raise ValueError(f"{self.space.to_str(arch)} is already trial {owner.id} ({owner.state.value})")
+        now = time.time()
+        trial = Trial(id=self._next_id(), arch=arch, arch_str=self.space.to_str(arch), state=TrialState.COMPLETE,
+                      value=value, info=dict(info or {}), asked_at=now, told_at=now)
+        self._record({"event": "attach", "trial": trial.id, "arch": trial.arch_str, "value": value,
+                      "info": trial.info, "told_at": now})
+        self._add(trial)
+        return trial
+
+    @classmethod
+    def load(cls, path: str | Path, in_flight: str = "keep", device: str = "auto") -> "Optimizer":
+        """Rebuild an optimizer from its journal and keep appending to it.
+
+        :param in_flight: what to do with trials asked but never told:
+            ``"keep"`` (still running; tell them later) or ``"abandon"``
+            (recorded as abandoned, so their architectures can be asked again).
+        """
+        _choice("in_flight", in_flight, ("keep", "abandon"))
+        journal = Journal(path)
+        contents = journal.read()
+        if not contents.events or contents.events[0]["event"] != "create":
+            raise JournalCorruptError(f"{path}: the first event must be 'create' with the optimizer's settings")
+        settings = dict(contents.events[0]["settings"])
+        space = space_from_name(settings.pop("space"))
+        optimizer = cls(space, storage=path, device=device, _resuming=True, **settings)
+        optimizer._replay(contents.events[1:], path)
+        running = optimizer.pending
+        if running:
+            logger.warning("%s: %d trial(s) in flight: %s", path, len(running), [trial.id for trial in running])
+            if in_flight == "abandon":
+                for trial in running:
+                    optimizer.tell(trial, state="abandoned", info={"reason": "abandoned on load"})
+        return optimizer
+
+    def _replay(self, events: list[dict[str, Any]], path: str | Path) -> None:
+        journal, self._journal = self._journal, None
+        try:
+            for number, event in enumerate(events, start=2):
+                try:
+                    self._apply(event)
+                except (KeyError, ValueError, TypeError) as error:
+                    raise JournalCorruptError(f"{path}, line {number}: cannot replay {event.get('event')!r}: {error}") from None
+        finally:
+            self._journal = journal
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "ask":
+            if event["trial"] != self._next_id():
+                raise ValueError(f"trial id {event['trial']} out of order; expected {self._next_id()}")
+            self._add(Trial(id=event["trial"], arch=self.space.from_str(event["arch"]), arch_str=event["arch"],
+                            asked_at=event.get("asked_at")))
+            self._n_asks = int(event["ask"])
+        elif kind == "attach":
+            self.attach(self.space.from_str(event["arch"]), event["value"], event.get("info"))
+        elif kind == "create":
+            raise ValueError("a second 'create' event")
+        else:
+            state = {"tell": "complete", "fail": "failed", "abandon": "abandoned"}[kind]
+            self.tell(event["trial"], event.get("value"), state=state, info=event.get("info"))
+            self._trials[event["trial"]].told_at = event.get("told_at")
+
+    def __repr__(self) -> str:
+        return (f"Optimizer(space={self.space.name!r}, encoding={self.settings['encoding']!r}, "
+                f"trials={len(self._trials)}, pending={len(self.pending)})")
+
+
+def _positive(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _finite(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)

@@ -1,0 +1,23 @@
+"""Spaces by name, so a journal or a command line can name the space it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bonas.spaces.base import Space
+from bonas.spaces.darts import DARTSSpace
+from bonas.spaces.nb201 import NASBench201Space
+
+_SPACES: dict[str, Callable[[], Space]] = {"nb201": NASBench201Space, "darts": DARTSSpace}
+
+
+def register_space(name: str, factory: Callable[[], Space]) -> None:
+    """Make ``space_from_name(name)`` build a space with ``factory()``."""
+    _SPACES[name] = factory
+
+
+def space_from_name(name: str) -> Space:
+    """The space registered under ``name``; ``ValueError`` listing the known names otherwise."""
+    if name not in _SPACES:
+        raise ValueError(f"unknown space {name!r}; expected one of {sorted(_SPACES)}")
+    return _SPACES[name]()

@@ -1,0 +1,89 @@
+"""What every encoder shares: checking a batch, turning it into pruned node-op graphs, the op vocabulary.
+
+An encoder is built from a space and maps a batch of that space's
+architectures to an ``n x d`` float64 tensor, ``d`` fixed per space. It works on
+``space.to_graph(arch)``, the pruned graph, so computationally equivalent cells
+(equal ``canonical_key``) always get the same row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import networkx as nx
+import torch
+from torch import Tensor
+
+from bonas.spaces.base import Space
+from bonas.spaces.graph import INPUT, OUTPUT, check_node_op_graph
+
+
+def graph_vocabulary(space: Space) -> tuple[str, ...]:
+    """Every op label a graph of ``space`` can carry: input, the space's graph ops, output."""
+    ops = tuple(getattr(space, "graph_ops", space.ops))
+    return (INPUT, *[op for op in ops if op not in (INPUT, OUTPUT)], OUTPUT)
+
+
+def max_graph_nodes(space: Space) -> int:
+    """The largest pruned graph of ``space`` (NB201: 8, DARTS: 30, cell spaces: ``n_nodes``)."""
+    for attribute in ("n_graph_nodes", "n_nodes"):
+        if hasattr(space, attribute):
+            return int(getattr(space, attribute))
+    if hasattr(space, "n_edges"):
+        return int(space.n_edges) + 2
+    raise ValueError(f"space {space.name!r} states no graph size (n_graph_nodes, n_nodes or n_edges)")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` is CUDA when available, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class GraphEncoder:
+    """Base class: subclasses set ``dim`` and implement :meth:`encode_graph` (one graph -> ``d`` floats)."""
+
+    name = "graph"
+    dim: int
+
+    def __init__(self, space: Space, device: str | torch.device = "cpu") -> None:
+        self.space = space
+        self.vocabulary = graph_vocabulary(space)
+        self.op_index = {op: position for position, op in enumerate(self.vocabulary)}
+        self.device = resolve_device(device)
+
+    def graphs(self, archs: Sequence[Any]) -> list[nx.DiGraph]:
+        """The pruned graphs of a non-empty batch; ``ValueError`` naming the first bad architecture."""
+        if len(archs) == 0:
+            raise ValueError(f"{type(self).__name__} got an empty batch; expected at least one architecture")
+        self.space.check_all(archs)
+        return [self.space.to_graph(arch) for arch in archs]
+
+    def encode(self, archs: Sequence[Any]) -> Tensor:
+        """``n x dim`` float64 encodings of ``n`` architectures of the encoder's space."""
+        return self.encode_graphs(self.graphs(archs))
+
+    def encode_graphs(self, graphs: Sequence[nx.DiGraph]) -> Tensor:
+        """``n x dim`` encodings of node-op graphs (``ValueError`` for one without input/output)."""
+        if len(graphs) == 0:
+            raise ValueError(f"{type(self).__name__} got an empty batch; expected at least one graph")
+        rows = []
+        for position, graph in enumerate(graphs):
+            try:
+                check_node_op_graph(graph)
+                for node in graph:
+                    if graph.nodes[node]["op"] not in self.op_index:
+                        raise ValueError(f"op {graph.nodes[node]['op']!r} is not in space "
+                                         f"{self.space.name!r}; expected one of {list(self.vocabulary)}")
+            except ValueError as error:
+                raise ValueError(f"graph {position} of the batch: {error}") from None
+            rows.append(self.encode_graph(graph))
+        return torch.tensor(rows, dtype=torch.float64, device=self.device)
+
+    def encode_graph(self, graph: nx.DiGraph) -> list[float]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(space={self.space.name!r}, dim={self.dim})"

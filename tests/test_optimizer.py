@@ -1,0 +1,184 @@
+import json
+import shutil
+import math
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import bonas
+from bonas.journal import JournalCorruptError
+from bonas.nasbench import NASBench201Table
+from bonas.optimizer import Optimizer
+from bonas.spaces import DARTSSpace, NASBench201Space
+from bonas.trial import TrialState
+
+SPACE = NASBench201Space()
+TABLE = NASBench201Table("cifar10")
+BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+
+def objective(arch):
+    return TABLE.query(arch).test_accuracy
+
+
+def run(opt, n_queries, batch=1):
+    while len(opt.completed) < n_queries:
+        for trial in opt.ask(batch):
+            opt.tell(trial, objective(trial.arch))
+    return opt
+
+
+def test_asks_are_new_distinct_and_seeded(tmp_path):
+    first = run(Optimizer(SPACE, n_initial=5, seed=3, deterministic=True), 14, batch=3)
+    again = run(Optimizer(SPACE, n_initial=5, seed=3, deterministic=True), 14, batch=3)
+    assert [t.arch for t in first.trials] == [t.arch for t in again.trials]
+    keys = [SPACE.canonical_key(t.arch) for t in first.trials]
+    assert len(keys) == len(set(keys))
+    assert first.best_trial.value == max(t.value for t in first.completed)
+
+
+def test_pending_trials_are_never_asked_twice():
+    opt = Optimizer(SPACE, n_initial=4, seed=0)
+    run(opt, 6)
+    in_flight = opt.ask(3)
+    more = opt.ask(3)
+    keys = {SPACE.canonical_key(t.arch) for t in in_flight + more}
+    assert len(keys) == 6
+    assert all(t.state == TrialState.RUNNING for t in opt.pending) and len(opt.pending) == 6
+
+
+@pytest.mark.parametrize("acquisition", ["ei", "ucb", "ts"])
+@pytest.mark.parametrize("encoding", ["tw", "path"])
+def test_model_based_asks_beat_random_early(acquisition, encoding):
+    opt = run(Optimizer(SPACE, encoding=encoding, acquisition=acquisition, n_initial=8, seed=1, deterministic=True), 30)
+    assert opt.best_trial.value > 93.0  # random search reaches ~91.5 at 30 queries on average
+
+
+def test_minimize_and_failed_states():
+    opt = Optimizer(SPACE, n_initial=3, seed=0, maximize=False)
+    trials = opt.ask(4)
+    opt.tell(trials[0], 5.0)
+    opt.tell(trials[1].id, 2.0)
+    opt.tell(trials[2], state="failed", info={"error": "CUDA out of memory"})
+    opt.tell(trials[3], state="abandoned")
+    assert opt.best_trial.id == trials[1].id
+    assert opt.trials[2].state == TrialState.FAILED and opt.trials[2].info["error"] == "CUDA out of memory"
+    assert opt.trials[3].state == TrialState.ABANDONED
+
+
+def test_bad_input_is_named_and_journal_unchanged(tmp_path):
+    path = tmp_path / "run.jsonl"
+    opt = Optimizer(SPACE, n_initial=3, seed=0, storage=path)
+    trial, other = opt.ask(2)
+    opt.tell(trial, 90.0)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="finite number, got nan"):
+        opt.tell(other, math.nan)
+    with pytest.raises(ValueError, match="finite number, got inf"):
+        opt.tell(other, math.inf)
+    with pytest.raises(ValueError, match=f"trial {trial.id} .* was already told"):
+        opt.tell(trial, 91.0)
+    with pytest.raises(KeyError, match="unknown trial 99"):
+        opt.tell(99, 91.0)
+    with pytest.raises(ValueError, match="ask\\(n\\) must be an integer >= 1, got 0"):
+        opt.ask(0)
+    with pytest.raises(ValueError, match="expected an NB201Arch"):
+        opt.attach(DARTSSpace().sample(1, np.random.default_rng(0))[0], 90.0)
+    with pytest.raises(ValueError, match="already trial 0"):
+        opt.attach(trial.arch, 90.0)
+    with pytest.raises(ValueError, match="unknown encoding 'cate2'"):
+        Optimizer(SPACE, encoding="cate2")
+    assert path.read_bytes() == before
+    assert other.state == TrialState.RUNNING
+
+
+def test_resume_from_journal(tmp_path):
+    def session(storage):
+        opt = Optimizer(SPACE, n_initial=4, seed=7, storage=storage, deterministic=True)
+        run(opt, 8)
+        opt.attach(SPACE.from_str(BEST), 94.37)
+        opt.tell(opt.ask(1)[0], state="failed", info={"error": "boom"})
+        return opt, opt.ask(1)[0]
+
+    path = tmp_path / "run.jsonl"
+    opt, dangling = session(path)
+    reference, _ = session(None)
+    shutil.copy(path, tmp_path / "copy.jsonl")
+    loaded = Optimizer.load(path)
+    assert [(t.arch, t.state, t.value, t.info) for t in loaded.trials] == [(t.arch, t.state, t.value, t.info) for t in opt.trials]
+    assert [t.id for t in loaded.pending] == [dangling.id]
+    # the resumed optimizer asks what an uninterrupted one asks
+    reference.tell(dangling.id, 80.0)
+    loaded.tell(dangling.id, 80.0)
+    assert [t.arch for t in loaded.ask(2)] == [t.arch for t in reference.ask(2)]
+    abandoned = Optimizer.load(tmp_path / "copy.jsonl", in_flight="abandon")
+    assert not abandoned.pending and abandoned.trials[dangling.id].state == TrialState.ABANDONED
+
+
+def test_storage_from_another_space_or_corrupt(tmp_path):
+    path = tmp_path / "run.jsonl"
+    Optimizer(DARTSSpace(), n_initial=2, storage=path, encoding="path")
+    with pytest.raises(ValueError, match="journal of space 'darts', not 'nb201'"):
+        Optimizer(SPACE, storage=path)
+    bad = tmp_path / "bad.jsonl"
+    opt = Optimizer(SPACE, n_initial=2, storage=bad)
+    opt.tell(opt.ask(1)[0], 90.0)
+    lines = bad.read_text().splitlines()
+    bad.write_text("\n".join([lines[0], '{"v": 1, "event": "tell", "trial": 5, "value": 1.0}', *lines[1:]]) + "\n")
+    with pytest.raises(JournalCorruptError, match="line 2: cannot replay 'tell'.*unknown trial 5"):
+        Optimizer.load(bad)
+    bad.write_text(lines[0] + "\n{not json\n" + "\n".join(lines[1:]) + "\n")
+    with pytest.raises(JournalCorruptError, match="line 2: not valid JSON"):
+        Optimizer.load(bad)
+
+
+def test_torn_last_line_is_reported_and_repaired(tmp_path, caplog):
+    path = tmp_path / "run.jsonl"
+    opt = Optimizer(SPACE, n_initial=2, storage=path)
+    opt.tell(opt.ask(1)[0], 90.0)
+    with open(path, "a") as handle:
+        handle.write('{"v": 1, "event": "ask", "tri')
+    loaded = Optimizer.load(path)
+    assert "incomplete" in caplog.text
+    loaded.tell(loaded.ask(1)[0], 91.0)
+    assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == ["create", "ask", "tell", "ask", "tell"]
+
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import sys
+    from bonas.nasbench import NASBench201Table
+    from bonas.optimizer import Optimizer
+    from bonas.spaces import NASBench201Space
+    table = NASBench201Table("cifar10")
+    opt = Optimizer(NASBench201Space(), n_initial=100000, seed=0, storage=sys.argv[1])
+    while True:
+        trial = opt.ask(1)[0]
+        opt.tell(trial, table.query(trial.arch).test_accuracy)
+        print(trial.id, flush=True)
+    """
+)
+
+
+def test_sigkill_mid_run_loses_no_told_result(tmp_path):
+    path = tmp_path / "run.jsonl"
+    process = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(path)], stdout=subprocess.PIPE, text=True)
+    told = []
+    for line in process.stdout:
+        told.append(int(line))
+        if len(told) >= 30:
+            break
+    process.kill()
+    process.wait()
+    loaded = Optimizer.load(path)
+    completed = {t.id for t in loaded.completed}
+    assert set(told) <= completed
+    run(loaded, len(loaded.completed) + 3)
+    assert len(Optimizer.load(path).completed) == len(loaded.completed)
+
+
+def test_public_api_is_reexported():
+    assert bonas.Optimizer is Optimizer
