@@ -6,7 +6,7 @@ from bonas.encoders.adjacency import AdjacencyEncoder
 from bonas.encoders.base import GraphEncoder
 from bonas.encoders.distances import pairwise_tree_wasserstein, tree_wasserstein
 from bonas.encoders.path import PathEncoder
-from bonas.encoders.tree_wasserstein import TreeWassersteinEncoder
+from bonas.encoders.tw import TreeWassersteinEncoder
 from bonas.encoders.wl import WLEncoder
 from bonas.spaces.base import Space
 

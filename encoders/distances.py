@@ -1,7 +1,7 @@
 """Pairwise distances between encodings, POT style: plain functions of tensors.
 
 Tree-Wasserstein distances are L1 distances between the subtree-mass vectors
-of :class:`~bonas.encoders.tree_wasserstein.TreeWassersteinEncoder`, so all
+of :class:`~bonas.encoders.tw.TreeWassersteinEncoder`, so all
 pairs come from ``torch.cdist(p=1)`` per column group, chunked over rows to
 bound memory (``chunk_size x n2`` floats per group at a time). This is why we
 do not call ``ot.emd2`` per pair (the TW-NAS code does): one ``cdist`` replaces a
