@@ -28,9 +28,12 @@ def main() -> None:
     for encoding in ("tw", "path", "wl", "adjacency"):
         for n in (50, 100, 200):
             opt = Optimizer(space, encoding=encoding, seed=0, deterministic=True, candidates=args.candidates)
-            rng = np.random.default_rng(n)
-            for index in rng.choice(len(cells), size=n, replace=False):
-                opt.attach(cells[index], table.query(cells[index]).test_accuracy)
+            seen = set()
+            for index in np.random.default_rng(n).permutation(len(cells)):
+                key = space.canonical_key(cells[index])
+                if key not in seen and len(seen) < n:
+                    seen.add(key)
+                    opt.attach(cells[index], table.query(cells[index]).test_accuracy)
             opt.ask(1)
             start = time.perf_counter()
             opt.ask(1)

@@ -22,3 +22,13 @@ def test_readme_demo_command_runs(capsys):
     bonas_args = demo.split("&& bonas ", 1)[1].split()
     assert main(bonas_args) == 0
     assert "optimum test_accuracy: 94.3733" in capsys.readouterr().out
+
+
+def test_readme_optimizer_example_runs(tmp_path, monkeypatch):
+    source = (ROOT / "README.md").read_text()
+    example = re.search(r"### Ask/tell optimisation.*?```python\n(.*?)```", source, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(example, namespace)
+    assert len(namespace["opt"].completed) == 20
+    assert (tmp_path / "runs" / "c10.jsonl").exists()
