@@ -13,41 +13,17 @@ import resource
 import sys
 import time
 
-import networkx as nx
 import numpy as np
 import ot
 import torch
 
 from bonas.encoders import TreeWassersteinEncoder
+from bonas.encoders.tw import op_tree_masses, op_tree_metric
 from bonas.spaces import NASBench201Space
 
 
 def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-
-
-def op_tree_metric(encoder: TreeWassersteinEncoder) -> tuple[list, np.ndarray]:
-    tree = nx.Graph()
-    n_ops = len(encoder.vocabulary)
-    for o in range(n_ops):
-        tree.add_edge("root", ("op", o), weight=1.0)
-        for o2 in range(n_ops):
-            tree.add_edge(("op", o), ("gram", o, o2), weight=encoder.alpha)
-    nodes = list(tree.nodes)
-    lengths = dict(nx.all_pairs_dijkstra_path_length(tree))
-    return nodes, np.array([[lengths[a][b] for b in nodes] for a in nodes])
-
-
-def masses(encoder: TreeWassersteinEncoder, graph: nx.DiGraph, nodes: list) -> np.ndarray:
-    ones, twos = encoder.op_masses(graph)
-    n_ops = len(encoder.vocabulary)
-    mass = dict.fromkeys(nodes, 0.0)
-    for o in range(n_ops):
-        mass[("op", o)] = ones[o]
-        for o2 in range(n_ops):
-            mass[("gram", o, o2)] = twos[o * n_ops + o2]
-    mass["root"] = max(0.0, 1.0 - sum(mass.values()))
-    return np.array([mass[node] for node in nodes])
 
 
 def main(n_pairs: int = 2000) -> None:
@@ -81,7 +57,7 @@ def main(n_pairs: int = 2000) -> None:
     start = time.perf_counter()
     for i, j in pairs:
         gi, gj = graphs[int(i)], graphs[int(j)]
-        ot.emd2(masses(encoder, gi, nodes), masses(encoder, gj, nodes), metric)
+        ot.emd2(op_tree_masses(encoder, gi, nodes), op_tree_masses(encoder, gj, nodes), metric)
         for degree in ("in", "out"):
             ot.emd2(np.array(encoder.layer_masses(gi, degree)), np.array(encoder.layer_masses(gj, degree)), chain_metric)
     per_pair_s = (time.perf_counter() - start) / n_pairs

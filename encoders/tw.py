@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import Counter
 
 import networkx as nx
+import numpy as np
 
 from bonas.encoders.base import GraphEncoder, max_graph_nodes
 from bonas.spaces.base import Space
@@ -98,3 +99,29 @@ class TreeWassersteinEncoder(GraphEncoder):
                 cumulative += mass
                 chains.append(spacing * cumulative)
         return op_part + chains
+
+
+def op_tree_metric(encoder: TreeWassersteinEncoder) -> tuple[list, np.ndarray]:
+    """The op tree's nodes and their ``k x k`` shortest-path metric: the exact-OT reference for ``ot.emd2``."""
+    tree = nx.Graph()
+    n_ops = len(encoder.vocabulary)
+    for o in range(n_ops):
+        tree.add_edge("root", ("op", o), weight=1.0)
+        for o2 in range(n_ops):
+            tree.add_edge(("op", o), ("gram", o, o2), weight=encoder.alpha)
+    nodes = list(tree.nodes)
+    lengths = dict(nx.all_pairs_dijkstra_path_length(tree))
+    return nodes, np.array([[lengths[a][b] for b in nodes] for a in nodes])
+
+
+def op_tree_masses(encoder: TreeWassersteinEncoder, graph: nx.DiGraph, nodes: list) -> np.ndarray:
+    """A graph's op masses on the tree ``nodes`` of :func:`op_tree_metric` (the root holds what is left)."""
+    ones, twos = encoder.op_masses(graph)
+    n_ops = len(encoder.vocabulary)
+    mass = dict.fromkeys(nodes, 0.0)
+    for o in range(n_ops):
+        mass[("op", o)] = ones[o]
+        for o2 in range(n_ops):
+            mass[("gram", o, o2)] = twos[o * n_ops + o2]
+    mass["root"] = max(0.0, 1.0 - sum(mass.values()))
+    return np.array([mass[node] for node in nodes])

@@ -1,6 +1,5 @@
 import itertools
 
-import networkx as nx
 import numpy as np
 import ot
 import pytest
@@ -9,43 +8,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bonas.encoders import TreeWassersteinEncoder, make_encoder, pairwise_tree_wasserstein, tree_wasserstein
-from bonas.encoders.tw import ALPHA
+from bonas.encoders.tw import ALPHA, op_tree_masses, op_tree_metric
 from bonas.spaces import DARTSSpace, NASBench201Space
 
 NB201 = NASBench201Space()
 ENCODER = TreeWassersteinEncoder(NB201)
 
 
-def op_tree(encoder):
-    """The op tree as a weighted networkx graph, and each graph's masses on its nodes."""
-    tree = nx.Graph()
-    n_ops = len(encoder.vocabulary)
-    for o in range(n_ops):
-        tree.add_edge("root", ("op", o), weight=1.0)
-        for o2 in range(n_ops):
-            tree.add_edge(("op", o), ("gram", o, o2), weight=encoder.alpha)
-    return tree
-
-
-def tree_masses(encoder, graph, nodes):
-    ones, twos = encoder.op_masses(graph)
-    n_ops = len(encoder.vocabulary)
-    mass = dict.fromkeys(nodes, 0.0)
-    for o in range(n_ops):
-        mass[("op", o)] = ones[o]
-        for o2 in range(n_ops):
-            mass[("gram", o, o2)] = twos[o * n_ops + o2]
-    mass["root"] = max(0.0, 1.0 - sum(mass.values()))
-    return np.array([mass[node] for node in nodes])
-
-
 @pytest.mark.parametrize("space", [NB201, DARTSSpace()], ids=lambda s: s.name)
 def test_equals_exact_optimal_transport_from_pot(space):
     encoder = TreeWassersteinEncoder(space)
-    tree = op_tree(encoder)
-    nodes = list(tree.nodes)
-    lengths = dict(nx.all_pairs_dijkstra_path_length(tree))
-    metric = np.array([[lengths[a][b] for b in nodes] for a in nodes])
+    nodes, metric = op_tree_metric(encoder)
     chain = np.linspace(0.0, 1.0, encoder.n_slots).reshape(-1, 1)
     chain_metric = ot.dist(chain, chain, metric="euclidean")
     rng = np.random.default_rng(0)
@@ -55,7 +28,7 @@ def test_equals_exact_optimal_transport_from_pot(space):
     pairs = list(itertools.combinations(range(len(archs)), 2))[:300]
     for i, j in pairs:
         ours = tree_wasserstein(X[i], X[j], encoder.groups)
-        expected_op = ot.emd2(tree_masses(encoder, graphs[i], nodes), tree_masses(encoder, graphs[j], nodes), metric)
+        expected_op = ot.emd2(op_tree_masses(encoder, graphs[i], nodes), op_tree_masses(encoder, graphs[j], nodes), metric)
         assert ours["op"] == pytest.approx(expected_op, abs=1e-6)
         for degree in ("in", "out"):
             a = np.array(encoder.layer_masses(graphs[i], degree))
