@@ -15,13 +15,20 @@ class TrialState(str, Enum):
     FAILED = "failed"
     ABANDONED = "abandoned"
 
+    @property
+    def is_finished(self) -> bool:
+        """Whether the trial has an outcome (anything but running)."""
+        return self is not TrialState.RUNNING
+
 
 @dataclass
 class Trial:
     """One architecture and its outcome.
 
-    ``value`` is set when the state is ``COMPLETE``; ``info`` holds extra
-    JSON-able results (a dict an evaluator returned, or the error of a failure).
+    ``arch`` is the space's architecture value and ``arch_str`` its string form
+    (what the journal stores). ``value`` is set when the state is ``COMPLETE``;
+    ``info`` holds extra JSON-able results (a dict an evaluator returned, or the
+    error of a failure). ``asked_at`` / ``told_at`` are Unix times in seconds.
     """
 
     id: int
@@ -32,3 +39,6 @@ class Trial:
     info: dict[str, Any] = field(default_factory=dict)
     asked_at: float | None = None
     told_at: float | None = None
+
+    def __post_init__(self) -> None:
+        self.state = TrialState(self.state)
