@@ -2,9 +2,11 @@
 
 One binary feature per possible input-to-output path, named by the sequence of
 ops along it (input and output left out, and structural labels such as DARTS's
-``add`` nodes skipped). Features are ordered by path length, then
-lexicographically by op index, so truncating to the first ``k`` keeps the
-short paths, as BANANAS does. Path counts: ``sum_{l<=L} |ops|^l`` with ``L`` the
+``add`` nodes skipped). Features are numbered as BANANAS's
+``get_path_indices`` numbers them: the path ``(o_0, ..., o_{l-1})`` sits at
+``sum_i |ops|^i (index(o_i) + 1)``, so shorter paths come first and truncating
+to the first ``k`` keeps the short ones (BANANAS's ``cutoff=40`` on NB101 keeps
+exactly the 1 + 3 + 9 + 27 paths of at most 3 ops). Path counts: ``sum_{l<=L} |ops|^l`` with ``L`` the
 longest op path of the space: NB101 3 ops, L = 5: 364; NB201 5 ops, L = 3: 156
 (paths through ``none`` never occur, the op nodes being removed); DARTS 7 ops,
 L = 4: 2,801.
@@ -30,7 +32,7 @@ class PathEncoder(GraphEncoder):
         self.path_ops = tuple(space.ops)
         self.max_length = int(getattr(space, "max_path_ops", max_graph_nodes(space) - 2))
         self.paths = [
-            sequence
+            tuple(reversed(sequence))
             for length in range(self.max_length + 1)
             for sequence in itertools.product(self.path_ops, repeat=length)
         ]
