@@ -1,14 +1,31 @@
 """bonas: Bayesian optimisation for neural architecture search."""
 
 from bonas.journal import Journal, JournalCorruptError
-from bonas.nasbench import NASBench201Table, NB201Record
+from bonas.nasbench import NASBench101Table, NASBench201Table, NB101Record, NB201Record
 from bonas.optimizer import Optimizer
-from bonas.spaces import DARTSArch, DARTSSpace, NB201_OPS, NASBench201Space, NB201Arch, Space
+from bonas.spaces import (
+    NB101_OPS,
+    NB201_OPS,
+    CellArch,
+    CellSpace,
+    DARTSArch,
+    DARTSSpace,
+    NASBench101Space,
+    NASBench201Space,
+    NB201Arch,
+    Space,
+)
 from bonas.trial import Trial, TrialState
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CellArch",
+    "CellSpace",
+    "NASBench101Space",
+    "NASBench101Table",
+    "NB101Record",
+    "NB101_OPS",
     "DARTSArch",
     "DARTSSpace",
     "Journal",

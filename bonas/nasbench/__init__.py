@@ -1,6 +1,7 @@
 """Tabular NAS benchmarks shipped with bonas: NAS-Bench-201 and a NAS-Bench-101 sample."""
 
+from bonas.nasbench.nb101 import NASBench101Table, NB101Record
 from bonas.nasbench.nb201 import DATASETS as NB201_DATASETS
 from bonas.nasbench.nb201 import NASBench201Table, NB201Record
 
-__all__ = ["NB201_DATASETS", "NASBench201Table", "NB201Record"]
+__all__ = ["NB101Record", "NASBench101Table", "NB201_DATASETS", "NASBench201Table", "NB201Record"]

@@ -1,10 +1,15 @@
 """Search spaces: architectures as immutable values and node-op graphs."""
 
 from bonas.spaces.base import Space
+from bonas.spaces.cell import NB101_OPS, CellArch, CellSpace, NASBench101Space
 from bonas.spaces.darts import DARTS_OPS, DARTSArch, DARTSSpace
 from bonas.spaces.nb201 import NB201_OPS, NASBench201Space, NB201Arch
 
 __all__ = [
+    "CellArch",
+    "CellSpace",
+    "NASBench101Space",
+    "NB101_OPS",
     "DARTS_OPS",
     "DARTSArch",
     "DARTSSpace",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bonas.spaces.base import Space
+from bonas.spaces.cell import NASBench101Space
 from bonas.spaces.darts import DARTSSpace
 from bonas.spaces.nb201 import NASBench201Space
 
-_SPACES: dict[str, Callable[[], Space]] = {"nb201": NASBench201Space, "darts": DARTSSpace}
+_SPACES: dict[str, Callable[[], Space]] = {"nb201": NASBench201Space, "nb101": NASBench101Space, "darts": DARTSSpace}
 
 
 def register_space(name: str, factory: Callable[[], Space]) -> None:

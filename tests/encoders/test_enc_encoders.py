@@ -4,14 +4,14 @@ import pytest
 import torch
 
 from bonas.encoders import ENCODERS, PathEncoder, make_encoder
-from bonas.spaces import DARTSSpace, NASBench201Space
+from bonas.spaces import DARTSSpace, NASBench101Space, NASBench201Space
 
 NB201 = NASBench201Space()
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))
-@pytest.mark.parametrize("space", [NB201, DARTSSpace()], ids=lambda s: s.name)
+@pytest.mark.parametrize("space", [NB201, NASBench101Space(), DARTSSpace()], ids=lambda s: s.name)
 def test_shape_dtype_and_determinism(name, space):
     encoder = make_encoder(name, space)
     archs = space.sample(25, np.random.default_rng(0))

@@ -63,12 +63,13 @@ ENCODER_FOR_KERNEL = [
 ]
 
 
+@pytest.mark.parametrize("space_name", ["nb201", "nb101", "darts"])
 @pytest.mark.parametrize(("encoder_name", "kernel_name"), ENCODER_FOR_KERNEL)
-def test_real_nb201_encodings_give_psd_gram(encoder_name, kernel_name):
+def test_real_encodings_give_psd_gram(encoder_name, kernel_name, space_name):
     from bonas import encoders
-    from bonas.spaces import NASBench201Space
+    from bonas.spaces.registry import space_from_name
 
-    space = NASBench201Space()
+    space = space_from_name(space_name)
     archs = space.sample(N_POINTS, np.random.default_rng(0))
     encoder = encoders.make_encoder(encoder_name, space)
     x = encoder.encode(archs).double()
