@@ -1,6 +1,8 @@
 """bonas: Bayesian optimisation for neural architecture search."""
 
+from bonas.backends import Backend, LocalBackend, Outcome, RayBackend
 from bonas.journal import Journal, JournalCorruptError
+from bonas.loop import run
 from bonas.nasbench import NASBench101Table, NASBench201Table, NB101Record, NB201Record
 from bonas.optimizer import Optimizer
 from bonas.spaces import (
@@ -20,6 +22,11 @@ from bonas.trial import Trial, TrialState
 __version__ = "0.1.0"
 
 __all__ = [
+    "Backend",
+    "LocalBackend",
+    "Outcome",
+    "RayBackend",
+    "run",
     "CellArch",
     "CellSpace",
     "NASBench101Space",

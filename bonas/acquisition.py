@@ -21,6 +21,7 @@ from botorch.acquisition import (
 from botorch.acquisition.acquisition import AcquisitionFunction
 from botorch.models.model import Model
 from botorch.sampling import SobolQMCNormalSampler
+from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from torch import Tensor
 
 ACQUISITIONS = ("ei", "ucb", "ts")
@@ -77,6 +78,49 @@ def select_greedy(
         chosen.append(best)
         new = candidates_X[best].unsqueeze(0)
         pending = new if pending is None else torch.cat([pending, new])
+    return chosen
+
+
+def believe(model: Model, X: Tensor) -> Model:
+    """``model`` conditioned on ``p x d`` points ``X`` observed at its own posterior mean (Kriging believer).
+
+    The posterior mean stays as it is, the variance collapses at ``X`` and
+    shrinks near it: what an in-flight evaluation will teach, before its value is
+    known. A fixed-noise (noise-free) model gets its own noise level at ``X``.
+    """
+    with torch.no_grad():
+        mean = model.posterior(X).mean
+    kwargs = {}
+    if isinstance(model.likelihood, FixedNoiseGaussianLikelihood):
+        noise = model.likelihood.noise.mean() * model.outcome_transform.stdvs.pow(2).squeeze()
+        kwargs["noise"] = noise.expand_as(mean)
+    return model.condition_on_observations(X, mean, **kwargs)
+
+
+def select_kriging_believer(
+    model: Model,
+    candidates_X: Tensor,
+    q: int,
+    kind: str,
+    best_f: float,
+    pending_X: Tensor | None = None,
+) -> list[int]:
+    """``q`` distinct candidate indices by the Kriging believer: after each pick, the model believes its mean there.
+
+    In-flight points (``pending_X``, ``p x d``) are believed first. Each step
+    scores the candidates with the analytic acquisition of the conditioned
+    model, so no Monte Carlo noise enters the choice.
+    """
+    if pending_X is not None and len(pending_X):
+        model = believe(model, pending_X)
+    chosen: list[int] = []
+    for _ in range(q):
+        values = acquisition_values(model, candidates_X, kind, best_f)
+        if chosen:
+            values[chosen] = -torch.inf
+        best = int(torch.argmax(values))
+        chosen.append(best)
+        model = believe(model, candidates_X[best].unsqueeze(0))
     return chosen
 
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bonas.nasbench.nb201 import DATASETS, NASBench201Table
+from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
+from bonas.replay.benchmark import NB201_OBJECTIVES, REPLAY_SPACES, ReplaySpec, make_benchmark
+from bonas.replay.report import print_summary, write_outputs
+from bonas.replay.runner import run_replays
+from bonas.replay.strategies import METHODS
 
 
 def _top(args: argparse.Namespace, console: Console) -> int:
@@ -30,6 +36,41 @@ def _top(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace, console: Console) -> int:
+    spec = ReplaySpec(space=args.space, dataset=args.dataset, objective=args.objective, queries=args.queries,
+                      batch_size=args.batch_size)
+    benchmark = make_benchmark(spec)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    console.print(f"replay {benchmark.name}: methods {', '.join(args.methods)}; {args.seeds} seed(s) from "
+                  f"{args.first_seed}; {args.queries} queries in batches of {args.batch_size}; {args.jobs} job(s)")
+    start = time.perf_counter()
+    rows = run_replays(spec, args.methods, seeds, jobs=args.jobs)
+    wall = time.perf_counter() - start
+    summary = write_outputs(rows, benchmark.space, args.out, title=f"{benchmark.name}, {args.seeds} seed(s)")
+    print_summary(summary, f"{benchmark.name}: mean regret ± s.e. over {args.seeds} seed(s) (optimum "
+                           f"{benchmark.optimum:.4f} %)", console)
+    console.print(f"wrote trials.csv, summary.csv, regret.png, best_cells.png to {args.out} in {wall:.1f} s")
+    return 0
+
+
+def _methods(text: str) -> list[str]:
+    methods = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in methods if name not in METHODS]
+    if unknown or not methods:
+        raise argparse.ArgumentTypeError(f"unknown method(s) {unknown or text!r}; expected a comma-separated "
+                                         f"subset of {','.join(METHODS)}")
+    if len(set(methods)) != len(methods):
+        raise argparse.ArgumentTypeError(f"a method is named twice in {text!r}")
+    return methods
+
+
+def _dataset(text: str) -> str:
+    try:
+        return check_dataset(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="bonas", description="Bayesian optimisation for neural architecture search.")
@@ -40,6 +81,31 @@ def build_parser() -> argparse.ArgumentParser:
                      help="column to rank by (default: 200-epoch test accuracy)")
     top.add_argument("-k", type=_positive_int, default=5, help="how many cells to list (default: 5)")
     top.set_defaults(run=_top)
+
+    replay = commands.add_parser(
+        "replay", help="run search methods against a NAS-Bench table over many seeds; write regret CSVs and plots",
+        description="Replay search methods on a tabular NAS benchmark: every query is a table look-up. Regret is the "
+                    "table optimum of the reported metric minus the reported metric of the best-by-objective cell.",
+    )
+    replay.add_argument("--space", default="nb201", choices=REPLAY_SPACES, help="benchmark space (default: nb201)")
+    replay.add_argument("--dataset", default="cifar10", type=_dataset,
+                        help=f"NAS-Bench-201 dataset, one of {', '.join(DATASETS)} (default: cifar10)")
+    replay.add_argument("--objective", default="test", choices=tuple(NB201_OBJECTIVES),
+                        help="what the search maximises: test = 200-epoch test accuracy (noise-free); val12 = "
+                             "12-epoch validation accuracy, regret on the 200-epoch test accuracy; test12 = 12-epoch "
+                             "test accuracy, the TW-NAS paper's setting (default: test)")
+    replay.add_argument("--methods", default="tw,random,rea,ls", type=_methods,
+                        help=f"comma-separated methods among {','.join(METHODS)} (default: tw,random,rea,ls)")
+    replay.add_argument("--queries", type=_positive_int, default=150, help="table look-ups per run (default: 150)")
+    replay.add_argument("--seeds", type=_positive_int, default=30, help="number of seeds per method (default: 30)")
+    replay.add_argument("--first-seed", type=int, default=0, help="first seed; seeds are consecutive (default: 0)")
+    replay.add_argument("--batch-size", type=_positive_int, default=1,
+                        help="architectures asked per step (default: 1, sequential)")
+    replay.add_argument("--jobs", type=_positive_int, default=1, help="parallel processes over runs (default: 1)")
+    replay.add_argument("--out", type=Path, default=Path("runs/replay"),
+                        help="output folder for trials.csv, summary.csv, regret.png, best_cells.png "
+                             "(default: runs/replay)")
+    replay.set_defaults(run=_replay)
     return parser
 
 

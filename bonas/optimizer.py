@@ -20,7 +20,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bonas.acquisition import ACQUISITIONS, select_greedy, select_thompson
+from bonas.acquisition import (
+    ACQUISITIONS,
+    acquisition_values,
+    believe,
+    select_greedy,
+    select_kriging_believer,
+    select_thompson,
+)
+from bonas.batch import select_kdpp_batch
 from bonas.candidates import CANDIDATE_STRATEGIES, local_pool, whole_space
 from bonas.encoders import make_encoder
 from bonas.journal import Journal, JournalCorruptError
@@ -34,7 +42,9 @@ logger = logging.getLogger(__name__)
 
 ENCODINGS = ("tw", "path", "wl", "adjacency")
 DEFAULT_KERNEL = {"tw": "tw", "path": "tanimoto", "wl": "tanimoto", "adjacency": "tanimoto"}
-BATCH_METHODS = ("greedy", "ts")
+BATCH_METHODS = ("kdpp", "kdpp-map", "greedy", "kriging-believer", "ts")
+KDPP_POOL = 500
+"""Candidates, best by acquisition, among which a k-DPP batch is drawn."""
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -63,7 +73,9 @@ class Optimizer:
     :param candidates: ``"local"`` (neighbourhoods of the best plus random cells) or ``"all"``
         (every unseen class of an enumerable space).
     :param pool_size: size of the local candidate pool.
-    :param outcome_transform: ``"copula"`` (ranks to normal quantiles) or ``"standardize"``.
+    :param outcome_transform: ``"standardize"`` (the default: it gave the lowest replay regret,
+        see ``benchmarks/RESULTS.md``), ``"copula"`` (ranks to normal quantiles) or ``"log-error"``
+        (``-log(100 - value)``, for accuracies in percent, as NAS-BOWL).
     :param deterministic: the objective is noise-free (a table replay): noise is pinned near zero.
     :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
     """
@@ -79,7 +91,7 @@ class Optimizer:
         maximize: bool = True,
         candidates: str = "local",
         pool_size: int = 1000,
-        outcome_transform: str = "copula",
+        outcome_transform: str = "standardize",
         deterministic: bool = False,
         device: str = "auto",
         _resuming: bool = False,
@@ -97,6 +109,8 @@ class Optimizer:
             "outcome_transform": _choice("outcome_transform", outcome_transform, OUTCOME_TRANSFORMS),
             "deterministic": bool(deterministic),
         }
+        if outcome_transform == "log-error" and not maximize:
+            raise ValueError("outcome_transform='log-error' models maximised accuracies; it needs maximize=True")
         if candidates == "all" and not space.is_enumerable:
             raise ValueError(f"candidates='all' needs an enumerable space; {space.name!r} is not")
         self.device = resolve_device(device)
@@ -176,7 +190,7 @@ class Optimizer:
             pool = self._random_archs(1, rng)
         return pool
 
-    def _model_based(self, n: int, rng: np.random.Generator) -> list[Any]:
+    def _model_based(self, n: int, batch: str, rng: np.random.Generator) -> list[Any]:
         done = self.completed
         train_X = self._encode([trial.arch for trial in done])
         values = torch.tensor([[self._sign() * trial.value] for trial in done], dtype=train_X.dtype, device=self.device)
@@ -192,36 +206,65 @@ class Optimizer:
         )
         self.last_fit = result.how
         if result.how in ("fit", "learned-noise"):
-            self._kernel_state = {name: value.detach().clone() for name, value in result.model.covar_module.state_dict().items()}
+            self._kernel_state = {name: value.detach().clone()
+                                  for name, value in result.model.covar_module.named_parameters()}
         candidates = self._candidates(rng)
         candidates_X = self._encode(candidates)
         pending = self.pending
         pending_X = self._encode([trial.arch for trial in pending]) if pending else None
-        n = min(n, len(candidates))
-        if self.settings["acquisition"] == "ts":
-            generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-            chosen = select_thompson(result.model, candidates_X, n, generator)
-        else:
-            best_f = float(train_Y.max())
-            chosen = select_greedy(result.model, candidates_X, n, self.settings["acquisition"], best_f, pending_X,
-                                   seed=int(rng.integers(2**31)))
+        chosen = self._select(result.model, candidates_X, min(n, len(candidates)), batch, float(train_Y.max()),
+                              pending_X, rng)
         return [candidates[index] for index in chosen]
 
-    def ask(self, n: int = 1) -> list[Trial]:
-        """Propose ``n`` architectures, none of them told or in flight; each becomes a running trial."""
+    def _select(self, model: Any, candidates_X: Tensor, n: int, batch: str, best_f: float,
+                pending_X: Tensor | None, rng: np.random.Generator) -> list[int]:
+        acquisition = self.settings["acquisition"]
+        seed = int(rng.integers(2**31))
+        if batch == "ts" or (acquisition == "ts" and n == 1):
+            return select_thompson(model, candidates_X, n, torch.Generator().manual_seed(seed))
+        score_kind = "ucb" if acquisition == "ts" else acquisition
+        if batch == "kriging-believer":
+            return select_kriging_believer(model, candidates_X, n, score_kind, best_f, pending_X)
+        if batch in ("kdpp", "kdpp-map"):
+            believed = believe(model, pending_X) if pending_X is not None else model
+            scores = acquisition_values(believed, candidates_X, score_kind, best_f)
+            return select_kdpp_batch(believed, candidates_X, n, method="sample" if batch == "kdpp" else "greedy",
+                                     pool_limit=max(n, KDPP_POOL), scores=scores,
+                                     generator=torch.Generator().manual_seed(seed))
+        return select_greedy(model, candidates_X, n, score_kind, best_f, pending_X, seed=seed)
+
+    def ask(self, n: int = 1, batch: str | None = None) -> list[Trial]:
+        """Propose ``n`` architectures, none of them told or in flight; each becomes a running trial.
+
+        :param batch: how a batch is chosen once the GP has taken over:
+            ``"kdpp"`` (a quality k-DPP sample over the best candidates; the default for ``n > 1``),
+            ``"kdpp-map"`` (its greedy MAP, deterministic), ``"greedy"`` (one at a time with the
+            chosen and in-flight ones as botorch ``X_pending``; the default for ``n = 1``),
+            ``"kriging-believer"`` or ``"ts"`` (one Thompson draw per architecture). In-flight
+            architectures are never proposed and, for every method but ``"ts"``, lower the value of
+            their look-alikes.
+        """
         _positive(n, "ask(n)", minimum=1)
+        batch = _choice("batch", batch, BATCH_METHODS) if batch is not None else ("kdpp" if n > 1 else "greedy")
         rng = self._rng()
+        kernel_state = None
         if len(self.completed) + len(self.pending) < self.settings["n_initial"] or len(self.completed) < 2:
             archs = self._random_archs(n, rng)
         else:
-            archs = self._model_based(n, rng)
+            archs = self._model_based(n, batch, rng)
+            if self._kernel_state is not None:
+                # journalled so that a resumed optimizer warm-starts its next fit exactly as this one would
+                kernel_state = {name: value.tolist() for name, value in self._kernel_state.items()}
         self._n_asks += 1
         trials = []
         for arch in archs:
             trial = Trial(id=self._next_id(), arch=arch, arch_str=self.space.to_str(arch), state=TrialState.RUNNING,
                           value=None, asked_at=time.time())
-            self._record({"event": "ask", "trial": trial.id, "arch": trial.arch_str, "ask": self._n_asks,
-                          "asked_at": trial.asked_at})
+            event = {"event": "ask", "trial": trial.id, "arch": trial.arch_str, "ask": self._n_asks,
+                     "asked_at": trial.asked_at}
+            if kernel_state is not None:
+                event["kernel"] = kernel_state
+            self._record(event)
             self._add(trial)
             trials.append(trial)
         return trials
@@ -244,6 +287,14 @@ class Optimizer:
             raise KeyError(f"unknown trial {trial_id!r}; this optimizer has trials 0..{len(self._trials) - 1}")
         return self._trials[int(trial_id)]
 
+    def _value(self, value: Any, label: str) -> float:
+        """A finite value, below 100 when the log-error transform needs accuracies in percent."""
+        value = _finite(value, label)
+        if self.settings["outcome_transform"] == "log-error" and value >= 100:
+            raise ValueError(f"{label} is {value!r}; outcome_transform='log-error' takes accuracies in percent, "
+                             "below 100")
+        return value
+
     def tell(
         self,
         trial: Trial | int,
@@ -263,7 +314,7 @@ class Optimizer:
             raise ValueError(f"trial {target.id} ({target.arch_str}) was already told: it is {target.state.value}")
         info = dict(info or {})
         if new_state == TrialState.COMPLETE:
-            value = _finite(value, f"value told for trial {target.id}")
+            value = self._value(value, f"value told for trial {target.id}")
         elif value is not None:
             raise ValueError(f"a {new_state.value} trial takes no value; got {value!r} for trial {target.id}")
         event = {"complete": "tell", "failed": "fail", "abandoned": "abandon"}[new_state.value]
@@ -277,7 +328,7 @@ class Optimizer:
     def attach(self, arch: Any, value: float, info: dict[str, Any] | None = None) -> Trial:
         """Add a result obtained elsewhere (a warm start) as a completed trial."""
         self.space.validate(arch)
-        value = _finite(value, "attached value")
+        value = self._value(value, "attached value")
         key = self.space.canonical_key(arch)
         if key in self._key_owner:
             owner = self._trials[self._key_owner[key]]
@@ -334,6 +385,9 @@ class Optimizer:
             self._add(Trial(id=event["trial"], arch=self.space.from_str(event["arch"]), arch_str=event["arch"],
                             asked_at=event.get("asked_at")))
             self._n_asks = int(event["ask"])
+            if "kernel" in event:
+                self._kernel_state = {name: torch.tensor(value, dtype=torch.float64, device=self.device)
+                                      for name, value in event["kernel"].items()}
         elif kind == "attach":
             self.attach(self.space.from_str(event["arch"]), event["value"], event.get("info"))
         elif kind == "create":

@@ -182,3 +182,34 @@ def test_sigkill_mid_run_loses_no_told_result(tmp_path):
 
 def test_public_api_is_reexported():
     assert bonas.Optimizer is Optimizer
+
+
+@pytest.mark.parametrize("batch", ["kdpp", "kdpp-map", "greedy", "kriging-believer", "ts"])
+def test_every_batch_method_gives_new_distinct_cells(batch):
+    opt = run(Optimizer(SPACE, seed=4, n_initial=10, deterministic=True), 10, batch=5)
+    in_flight = opt.ask(3, batch=batch)
+    chosen = opt.ask(8, batch=batch)
+    keys = {SPACE.canonical_key(trial.arch) for trial in opt.trials}
+    assert len(keys) == len(opt.trials) == 21
+    assert not {t.arch_str for t in chosen} & {t.arch_str for t in in_flight}
+
+
+def test_kdpp_is_seeded_and_the_default_for_batches():
+    first = run(Optimizer(SPACE, seed=5, n_initial=8, deterministic=True), 12, batch=4)
+    second = run(Optimizer(SPACE, seed=5, n_initial=8, deterministic=True), 12, batch=4)
+    assert [t.arch_str for t in first.trials] == [t.arch_str for t in second.trials]
+    assert [t.arch_str for t in first.ask(6)] == [t.arch_str for t in second.ask(6, batch="kdpp")]
+    with pytest.raises(ValueError, match="unknown batch 'dpp'; expected one of"):
+        first.ask(2, batch="dpp")
+
+
+def test_log_error_transform_needs_accuracies_below_100(tmp_path):
+    with pytest.raises(ValueError, match="needs maximize=True"):
+        Optimizer(SPACE, outcome_transform="log-error", maximize=False)
+    opt = Optimizer(SPACE, outcome_transform="log-error", storage=tmp_path / "log.jsonl")
+    trial = opt.ask()[0]
+    before = (tmp_path / "log.jsonl").read_text()
+    with pytest.raises(ValueError, match="outcome_transform='log-error' takes accuracies in percent"):
+        opt.tell(trial, 100.0)
+    assert (tmp_path / "log.jsonl").read_text() == before
+    opt.tell(trial, 93.5)

@@ -17,10 +17,20 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
-def test_readme_demo_command_runs(capsys):
+def test_readme_demo_command_runs(tmp_path, monkeypatch, capsys):
     demo, _ = readme_commands()
     bonas_args = demo.split("&& bonas ", 1)[1].split()
+    assert bonas_args[0] == "replay"
+    monkeypatch.chdir(tmp_path)
     assert main(bonas_args) == 0
+    out = Path(bonas_args[bonas_args.index("--out") + 1])
+    for name in ("trials.csv", "summary.csv", "regret.png", "best_cells.png"):
+        assert (tmp_path / out / name).stat().st_size > 0
+    assert "regret @50" in " ".join(capsys.readouterr().out.split())
+
+
+def test_top_command_prints_the_optimum(capsys):
+    assert main(["top", "--dataset", "cifar10", "-k", "5"]) == 0
     assert "optimum test_accuracy: 94.3733" in capsys.readouterr().out
 
 

@@ -5,9 +5,9 @@ import torch
 from botorch.exceptions.errors import ModelFittingError
 
 from bonas import surrogate
-from bonas.acquisition import acquisition_values, select_greedy, select_thompson
+from bonas.acquisition import acquisition_values, believe, select_greedy, select_kriging_believer, select_thompson
 from bonas.kernels import make_kernel
-from bonas.surrogate import copula_transform, fit_surrogate, transform_outcomes
+from bonas.surrogate import copula_transform, fit_surrogate, log_error_transform, transform_outcomes
 
 
 def data(n=30, d=4, seed=0):
@@ -84,3 +84,29 @@ def test_thompson_is_seeded_and_distinct():
     first = select_thompson(model, candidates, 6, torch.Generator().manual_seed(0), pool_limit=100)
     again = select_thompson(model, candidates, 6, torch.Generator().manual_seed(0), pool_limit=100)
     assert first == again and len(set(first)) == 6
+
+
+def test_log_error_transform_and_its_domain():
+    values = torch.tensor([[90.0], [99.0]], dtype=torch.float64)
+    assert torch.allclose(log_error_transform(values), -torch.log(torch.tensor([[10.0], [1.0]], dtype=torch.float64)))
+    with pytest.raises(ValueError, match="accuracies in percent, below 100; got a value of 100"):
+        transform_outcomes(torch.tensor([[100.0]]), "log-error")
+
+
+def test_kriging_believer_keeps_the_mean_and_collapses_the_variance():
+    X, Y = data(n=20)
+    for deterministic in (False, True):
+        model = fit_surrogate(X, Y, kernel_factory(4), deterministic=deterministic).model
+        point = torch.full((1, 4), 2.5, dtype=torch.float64)
+        believed = believe(model, point)
+        before, after = model.posterior(point), believed.posterior(point)
+        assert torch.allclose(before.mean, after.mean, atol=1e-4)
+        assert float(after.variance) < 0.05 * float(before.variance)
+    candidates = torch.rand(200, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 5
+    top = int(acquisition_values(model, candidates, "ei", float(Y.max())).argmax())
+    chosen = select_kriging_believer(model, candidates, 5, "ei", float(Y.max()))
+    assert len(set(chosen)) == 5 and chosen[0] == top
+    # a pending point is believed exactly as a chosen one: without it in the pool, the next pick is chosen[1]
+    others = [index for index in range(200) if index != top]
+    (first,) = select_kriging_believer(model, candidates[others], 1, "ei", float(Y.max()), pending_X=candidates[[top]])
+    assert others[first] == chosen[1]

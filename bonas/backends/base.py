@@ -1,0 +1,75 @@
+"""The backend contract: submit evaluations, wait for outcomes as they finish."""
+
+from __future__ import annotations
+
+import math
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Evaluate = Callable[[Any], "float | dict[str, Any]"]
+
+
+@dataclass
+class Outcome:
+    """The result of one trial's evaluation: a ``value``, or an ``error`` saying why there is none."""
+
+    trial_id: int
+    value: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    attempts: int = 1
+
+
+def call_evaluate(evaluate: Evaluate, arch: Any) -> tuple[float | None, dict[str, Any], str | None]:
+    """Run ``evaluate(arch)`` and split its result into ``(value, info, error)``.
+
+    ``evaluate`` returns a number, or a dict with a ``"value"`` entry and any
+    other JSON-serialisable entries (kept as the trial's info). An exception, a
+    missing value or a non-finite one becomes an error message.
+    """
+    try:
+        result = evaluate(arch)
+    except Exception as error:  # the evaluation is user code: any failure becomes a failed trial
+        return None, {}, f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=5)}"
+    info: dict[str, Any] = {}
+    if isinstance(result, dict):
+        info = {key: value for key, value in result.items() if key != "value"}
+        if "value" not in result:
+            return None, info, f"evaluate returned a dict without a 'value' entry: keys {sorted(result)}"
+        result = result["value"]
+    try:
+        value = float(result)
+    except (TypeError, ValueError):
+        return None, info, f"evaluate returned {result!r}, not a number"
+    if not math.isfinite(value):
+        return None, info, f"evaluate returned a non-finite value {value!r}"
+    return value, info, None
+
+
+class Backend(ABC):
+    """Runs evaluations concurrently; ``wait`` hands back outcomes in completion order."""
+
+    @abstractmethod
+    def submit(self, trial_id: int, evaluate: Evaluate, arch: Any) -> None:
+        """Start evaluating ``arch`` for trial ``trial_id``."""
+
+    @abstractmethod
+    def wait(self, timeout: float | None = None) -> list[Outcome]:
+        """Block until at least one evaluation ends (or ``timeout`` s pass); return the finished ones."""
+
+    @property
+    @abstractmethod
+    def n_running(self) -> int:
+        """How many evaluations are under way."""
+
+    def shutdown(self) -> None:
+        """Stop every evaluation under way and release the workers."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()

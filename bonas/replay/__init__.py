@@ -1,0 +1,1 @@
+"""Benchmark replays: search strategies run against NAS-Bench tables."""

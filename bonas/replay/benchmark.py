@@ -1,0 +1,86 @@
+"""What a replay evaluates: a tabular benchmark turned into an objective and a regret.
+
+A replay treats each table look-up as a training run. The *objective* is what
+the search sees and maximises; the *reported* metric is what the regret is
+measured on: the reported value of the architecture that is best by the
+objective so far, against the reported metric's optimum over the table.
+
+NAS-Bench-201 objectives:
+
+* ``test``: the 200-epoch test accuracy (mean over training seeds, so
+  noise-free); reported as itself.
+* ``val12``: the 12-epoch validation accuracy, a noisy low-fidelity signal;
+  reported as the 200-epoch test accuracy of the best-by-objective cell, the
+  protocol of NAS papers.
+* ``test12``: the 12-epoch test accuracy, reported as itself; the setting of
+  the TW-NAS paper's NB201 experiments (optimum about 89.16 %, 10.84 % error
+  on CIFAR-10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bonas.nasbench.nb201 import NASBench201Table, check_dataset
+from bonas.spaces.base import Space
+
+NB201_OBJECTIVES = {"test": "test_accuracy", "val12": "val_accuracy_12ep", "test12": "test_accuracy_12ep"}
+NB201_REPORTED = {"test": "test_accuracy", "val12": "test_accuracy", "test12": "test_accuracy_12ep"}
+REPLAY_SPACES = ("nb201",)
+
+
+@dataclass(frozen=True)
+class ReplaySpec:
+    """Everything that defines a replay run except the method and the seed."""
+
+    space: str = "nb201"
+    dataset: str = "cifar10"
+    objective: str = "test"
+    queries: int = 150
+    batch_size: int = 1
+
+
+class ReplayBenchmark:
+    """A NAS-Bench table as a black box: ``objective(arch)``, ``reported(arch)``, ``optimum``."""
+
+    def __init__(self, space: Space, objective_values: np.ndarray, reported_values: np.ndarray,
+                 row_of: Any, name: str, noise_free: bool) -> None:
+        self.space = space
+        self.name = name
+        self.noise_free = noise_free
+        self._objective = objective_values
+        self._reported = reported_values
+        self._row_of = row_of
+        self.optimum = float(reported_values.max())
+
+    def objective(self, arch: Any) -> float:
+        """The value the search maximises (%)."""
+        return float(self._objective[self._row_of(arch)])
+
+    def reported(self, arch: Any) -> float:
+        """The value the regret is measured on (%)."""
+        return float(self._reported[self._row_of(arch)])
+
+    def train_time(self, arch: Any) -> float | None:
+        """Simulated training time of one evaluation (s), or ``None`` when the table lacks it."""
+        return None
+
+
+def make_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
+    """The benchmark a spec names; ``ValueError`` naming a bad space, dataset or objective."""
+    if spec.space != "nb201":
+        raise ValueError(f"unknown replay space {spec.space!r}; expected one of {list(REPLAY_SPACES)}")
+    if spec.objective not in NB201_OBJECTIVES:
+        raise ValueError(f"unknown NAS-Bench-201 objective {spec.objective!r}; expected one of {list(NB201_OBJECTIVES)}")
+    table = NASBench201Table(check_dataset(spec.dataset))
+    return ReplayBenchmark(
+        space=table.space,
+        objective_values=table.metric(NB201_OBJECTIVES[spec.objective]),
+        reported_values=table.metric(NB201_REPORTED[spec.objective]),
+        row_of=table.index,
+        name=f"nb201-{table.dataset}-{spec.objective}",
+        noise_free=spec.objective != "val12",
+    )

@@ -1,0 +1,119 @@
+"""Backends and the run loop: results arrive asynchronously, failures are survived, nothing told is lost."""
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bonas
+from bonas.backends import LocalBackend, Outcome
+from bonas.backends.base import call_evaluate
+
+SPACE = bonas.NASBench201Space()
+
+
+def accuracy(arch) -> float:
+    return bonas.NASBench201Table("cifar10").query(arch).test_accuracy
+
+
+def raise_on_pool(arch) -> float:
+    if "avg_pool_3x3" in arch.ops:
+        raise RuntimeError("simulated training crash")
+    return accuracy(arch)
+
+
+def die_on_first_attempt(marker_dir_and_arch):
+    marker_dir, arch = marker_dir_and_arch
+    marker = Path(marker_dir) / SPACE.to_indices(arch)
+    if not marker.exists():
+        marker.write_text("attempted")
+        os._exit(3)
+    return accuracy(arch)
+
+
+def always_die(arch):
+    os._exit(4)
+
+
+def sleep_then_answer(seconds_and_value):
+    seconds, value = seconds_and_value
+    time.sleep(seconds)
+    return {"value": value, "slept": seconds}
+
+
+def test_call_evaluate_splits_values_infos_and_errors():
+    assert call_evaluate(lambda arch: 1.5, None) == (1.5, {}, None)
+    assert call_evaluate(lambda arch: {"value": 2, "epochs": 3}, None) == (2.0, {"epochs": 3}, None)
+    assert "without a 'value'" in call_evaluate(lambda arch: {"acc": 2}, None)[2]
+    assert "non-finite" in call_evaluate(lambda arch: float("nan"), None)[2]
+    assert "not a number" in call_evaluate(lambda arch: "high", None)[2]
+    value, _, error = call_evaluate(lambda arch: 1 / 0, None)
+    assert value is None and error.startswith("ZeroDivisionError: division by zero")
+
+
+def test_local_backend_returns_outcomes_as_they_finish():
+    with LocalBackend(n_workers=2) as backend:  # the default start method, spawn
+        backend.submit(0, sleep_then_answer, (4.0, 10.0))
+        backend.submit(1, sleep_then_answer, (0.0, 20.0))
+        first = backend.wait()
+        assert [outcome.trial_id for outcome in first] == [1]  # the second finishes first
+        assert first[0].value == 20.0 and first[0].info == {"slept": 0.0}
+        assert backend.wait()[0] == Outcome(0, 10.0, {"slept": 4.0}, None, 1)
+        assert backend.n_running == 0
+
+
+def test_local_backend_retries_a_dead_worker_then_fails_it(tmp_path):
+    arch = SPACE.sample(1, np.random.default_rng(0))[0]
+    with LocalBackend(n_workers=1, max_retries=1, start_method="fork") as backend:
+        backend.submit(0, die_on_first_attempt, (str(tmp_path), arch))
+        outcome = backend.wait()[0]
+        assert outcome.error is None and outcome.attempts == 2 and outcome.value == accuracy(arch)
+        backend.submit(1, always_die, arch)
+        outcome = backend.wait()[0]
+        assert outcome.value is None and outcome.attempts == 2
+        assert "worker process died (exit code 4) on each of 2 attempt(s)" in outcome.error
+
+
+def test_local_backend_times_out():
+    with LocalBackend(n_workers=1, timeout_s=0.5, start_method="fork") as backend:
+        backend.submit(0, sleep_then_answer, (30.0, 1.0))
+        start = time.monotonic()
+        outcome = backend.wait()[0]
+        assert "timed out after 0.5 s" in outcome.error and time.monotonic() - start < 10
+
+
+def test_bad_backend_options_are_named():
+    with pytest.raises(ValueError, match="n_workers must be at least 1"):
+        LocalBackend(n_workers=0)
+    with pytest.raises(ValueError, match="timeout_s must be positive"):
+        LocalBackend(timeout_s=0)
+
+
+def test_run_loop_survives_failures_and_resumes(tmp_path):
+    path = tmp_path / "run.jsonl"
+    opt = bonas.Optimizer(SPACE, seed=0, n_initial=6, storage=path, deterministic=True)
+    backend = LocalBackend(n_workers=2, start_method="fork")
+    bonas.run(opt, raise_on_pool, backend=backend, n_trials=12, max_in_flight=3, show_progress=False)
+    told = [trial for trial in opt.trials if trial.state != bonas.TrialState.RUNNING]
+    assert len(told) == 12 and not opt.pending
+    failed = [trial for trial in opt.trials if trial.state == bonas.TrialState.FAILED]
+    assert failed and all("simulated training crash" in trial.info["error"] for trial in failed)
+    assert all("avg_pool_3x3" in trial.arch.ops for trial in failed)
+    resumed = bonas.Optimizer.load(path)
+    assert [(t.arch_str, t.value) for t in resumed.trials] == [(t.arch_str, t.value) for t in opt.trials]
+    bonas.run(resumed, raise_on_pool, backend=backend, n_trials=16, max_in_flight=4, show_progress=False)
+    assert sum(trial.state != bonas.TrialState.RUNNING for trial in resumed.trials) == 16
+    backend.shutdown()
+
+
+def test_run_loop_evaluates_trials_left_in_flight(tmp_path):
+    path = tmp_path / "run.jsonl"
+    opt = bonas.Optimizer(SPACE, seed=1, n_initial=4, storage=path)
+    opt.ask(3)
+    resumed = bonas.Optimizer.load(path, in_flight="keep")
+    bonas.run(resumed, accuracy, backend=LocalBackend(2, start_method="fork"), n_trials=5, max_in_flight=2,
+              show_progress=False)
+    assert [trial.state for trial in resumed.trials[:3]] == [bonas.TrialState.COMPLETE] * 3
+    assert sum(trial.state == bonas.TrialState.COMPLETE for trial in resumed.trials) == 5

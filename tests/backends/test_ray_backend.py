@@ -1,0 +1,81 @@
+"""RayBackend on a real local Ray instance with 2 CPUs: results, a dying worker, a raising evaluation, a timeout."""
+
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import bonas
+
+ray = pytest.importorskip("ray", reason="Ray is the 'cluster' extra; the test extra installs it")
+
+SPACE = bonas.NASBench201Space()
+
+
+@pytest.fixture(scope="module")
+def backend():
+    # Ray workers cannot import this test module: ship its functions by value, as for a user's script.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    instance = bonas.RayBackend(max_retries=1, timeout_s=20)
+    yield instance
+    instance.shutdown()
+    ray.shutdown()
+
+
+def accuracy(arch) -> float:
+    return bonas.NASBench201Table("cifar10").query(arch).test_accuracy
+
+
+def die_once(args):
+    marker, value = args
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return value
+
+
+def always_die(_):
+    os._exit(2)
+
+
+def raise_error(_):
+    raise ValueError("loss diverged")
+
+
+def sleep_long(_):
+    time.sleep(120)
+    return 1.0
+
+
+def test_results_failures_retries_and_timeouts(backend, tmp_path):
+    backend.submit(0, lambda value: value * 2, 21.0)
+    backend.submit(1, die_once, (str(tmp_path / "marker"), 5.0))
+    backend.submit(2, always_die, None)
+    backend.submit(3, raise_error, None)
+    outcomes = {}
+    while backend.n_running:
+        outcomes |= {outcome.trial_id: outcome for outcome in backend.wait()}
+    assert outcomes[0].value == 42.0 and outcomes[0].error is None
+    assert outcomes[1].value == 5.0  # the worker died once, Ray re-ran the task
+    assert outcomes[2].value is None and "after up to 2 attempt(s)" in outcomes[2].error
+    assert outcomes[3].value is None and "ValueError: loss diverged" in outcomes[3].error
+
+
+def test_timeout_cancels_the_task():
+    backend = bonas.RayBackend(timeout_s=1.0)
+    backend.submit(0, sleep_long, None)
+    start = time.monotonic()
+    outcome = backend.wait()[0]
+    assert "timed out after 1.0 s" in outcome.error and time.monotonic() - start < 30
+    backend.shutdown()
+
+
+def test_run_loop_on_ray(backend, tmp_path):
+    opt = bonas.Optimizer(SPACE, seed=0, n_initial=4, storage=tmp_path / "ray.jsonl", deterministic=True)
+    bonas.run(opt, accuracy, backend=backend, n_trials=8, max_in_flight=2, show_progress=False)
+    assert sum(trial.state == bonas.TrialState.COMPLETE for trial in opt.trials) == 8
+    assert opt.best_trial.value == max(accuracy(trial.arch) for trial in opt.trials)
+    assert np.isfinite(opt.best_trial.value)

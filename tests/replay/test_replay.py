@@ -1,0 +1,99 @@
+"""Replays: objective and regret, determinism across processes, outputs, and the CLI."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from bonas import NASBench201Table
+from bonas.cli import main
+from bonas.replay.benchmark import ReplaySpec, make_benchmark
+from bonas.replay.report import summarize
+from bonas.replay.runner import replay, run_replays
+
+SHORT = ReplaySpec(dataset="cifar100", queries=14)
+
+
+def test_regret_is_optimum_minus_reported_value_of_best_by_objective():
+    spec = ReplaySpec(dataset="cifar10", objective="val12", queries=20)
+    rows = replay("random", 0, spec)
+    table = NASBench201Table("cifar10")
+    optimum = table.optimum()
+    best = max(rows, key=lambda row: row["objective"])
+    assert rows[-1]["best_objective"] == best["objective"]
+    assert rows[-1]["best_reported"] == table.query(best["arch"]).test_accuracy
+    assert rows[-1]["regret"] == pytest.approx(optimum - rows[-1]["best_reported"])
+    assert all(row["objective"] == table.query(row["arch"]).val_accuracy_12ep for row in rows)
+    assert [row["query"] for row in rows] == list(range(1, 21))
+    assert np.all(np.diff([row["best_objective"] for row in rows]) >= 0)
+
+
+def test_test12_objective_is_the_tw_nas_setting():
+    benchmark = make_benchmark(ReplaySpec(objective="test12"))
+    assert 100 - benchmark.optimum == pytest.approx(10.84, abs=0.01)
+
+
+def test_parallel_runs_match_serial_runs():
+    serial = run_replays(SHORT, ["tw", "ls"], [0, 1], jobs=1, show_progress=False)
+    parallel = run_replays(SHORT, ["tw", "ls"], [0, 1], jobs=2, show_progress=False)
+    columns = ("method", "seed", "query", "arch", "objective", "regret")
+    assert [[row[c] for c in columns] for row in serial] == [[row[c] for c in columns] for row in parallel]
+
+
+def test_batches_never_repeat_a_cell():
+    rows = replay("tw", 3, ReplaySpec(queries=24, batch_size=8))
+    assert len({row["arch"] for row in rows}) == 24
+    assert len({row["step_wall_s"] for row in rows[10:]}) <= 3
+
+
+def test_summary_statistics():
+    rows = [{"method": "m", "seed": seed, "query": q, "regret": r, "best_reported": 90 - r}
+            for seed, regrets in enumerate([[3.0, 1.0], [1.0, 0.0]]) for q, r in enumerate(regrets, start=1)]
+    (entry,) = summarize(rows, checkpoints=(2,))
+    assert entry["mean_regret"] == 0.5 and entry["median_regret"] == 0.5 and entry["n_seeds"] == 2
+    assert entry["se_regret"] == pytest.approx(np.std([1.0, 0.0], ddof=1) / np.sqrt(2))
+
+
+def test_cli_writes_every_output(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["replay", "--dataset", "cifar10", "--methods", "random,rea,tw", "--queries", "12", "--seeds", "2",
+                 "--out", str(out)])
+    assert code == 0
+    for name in ("trials.csv", "summary.csv", "regret.png", "best_cells.png"):
+        assert (out / name).stat().st_size > 0
+    with open(out / "trials.csv") as handle:
+        trials = list(csv.DictReader(handle))
+    assert len(trials) == 3 * 2 * 12
+    with open(out / "summary.csv") as handle:
+        summary = list(csv.DictReader(handle))
+    assert {(row["method"], row["queries"]) for row in summary} == {(m, "10") for m in ("random", "rea", "tw")}
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "regret @10" in printed
+    for method in ("random", "rea", "tw"):
+        assert f"│ {method} " in printed
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--methods", "tw,bogus"], "unknown method"),
+        (["--dataset", "mnist"], "unknown NAS-Bench-201 dataset 'mnist'"),
+        (["--queries", "0"], "expected a positive integer"),
+        (["--objective", "train"], "invalid choice: 'train'"),
+        (["--space", "nb999"], "invalid choice: 'nb999'"),
+    ],
+)
+def test_cli_bad_values_exit_2_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["replay", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["replay", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--space", "--dataset", "--objective", "--methods", "--queries", "--seeds", "--first-seed",
+                   "--batch-size", "--jobs", "--out"):
+        assert option in text
