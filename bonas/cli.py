@@ -15,8 +15,8 @@ from rich.table import Table
 from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
 from bonas.replay.benchmark import NB201_OBJECTIVES, REPLAY_SPACES, ReplaySpec, make_benchmark
 from bonas.replay.report import print_summary, write_outputs
-from bonas.replay.runner import run_replays
-from bonas.replay.strategies import METHODS
+from bonas.replay.runner import BACKENDS, make_backend, run_replays
+from bonas.replay.strategies import METHODS, check_method
 
 
 def _top(args: argparse.Namespace, console: Console) -> int:
@@ -43,8 +43,16 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     console.print(f"replay {benchmark.name}: methods {', '.join(args.methods)}; {args.seeds} seed(s) from "
                   f"{args.first_seed}; {args.queries} queries in batches of {args.batch_size}; {args.jobs} job(s)")
+    if args.backend != "inline" and args.jobs > 1:
+        console.print(f"[red]--backend {args.backend} runs the look-ups of a batch in parallel; use --jobs 1")
+        return 2
     start = time.perf_counter()
-    rows = run_replays(spec, args.methods, seeds, jobs=args.jobs)
+    backend = make_backend(args.backend, n_workers=args.batch_size, ray_address=args.ray_address)
+    try:
+        rows = run_replays(spec, args.methods, seeds, jobs=args.jobs, backend=backend)
+    finally:
+        if backend is not None:
+            backend.shutdown()
     wall = time.perf_counter() - start
     summary = write_outputs(rows, benchmark.space, args.out, title=f"{benchmark.name}, {args.seeds} seed(s)")
     print_summary(summary, f"{benchmark.name}: mean regret ± s.e. over {args.seeds} seed(s) (optimum "
@@ -55,10 +63,14 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
 
 def _methods(text: str) -> list[str]:
     methods = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in methods if name not in METHODS]
-    if unknown or not methods:
-        raise argparse.ArgumentTypeError(f"unknown method(s) {unknown or text!r}; expected a comma-separated "
-                                         f"subset of {','.join(METHODS)}")
+    if not methods:
+        raise argparse.ArgumentTypeError(f"no method in {text!r}; expected a comma-separated subset of "
+                                         f"{','.join(METHODS)}")
+    for name in methods:
+        try:
+            check_method(name)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
     if len(set(methods)) != len(methods):
         raise argparse.ArgumentTypeError(f"a method is named twice in {text!r}")
     return methods
@@ -95,13 +107,23 @@ def build_parser() -> argparse.ArgumentParser:
                              "12-epoch validation accuracy, regret on the 200-epoch test accuracy; test12 = 12-epoch "
                              "test accuracy, the TW-NAS paper's setting (default: test)")
     replay.add_argument("--methods", default="tw,random,rea,ls", type=_methods,
-                        help=f"comma-separated methods among {','.join(METHODS)} (default: tw,random,rea,ls)")
+                        help=f"comma-separated methods among {','.join(METHODS)}; an encoding may name its batch "
+                             f"method, e.g. tw:kdpp, tw:greedy, tw:kriging-believer, tw:ts (default: "
+                             f"tw,random,rea,ls)")
     replay.add_argument("--queries", type=_positive_int, default=150, help="table look-ups per run (default: 150)")
     replay.add_argument("--seeds", type=_positive_int, default=30, help="number of seeds per method (default: 30)")
     replay.add_argument("--first-seed", type=int, default=0, help="first seed; seeds are consecutive (default: 0)")
     replay.add_argument("--batch-size", type=_positive_int, default=1,
                         help="architectures asked per step (default: 1, sequential)")
     replay.add_argument("--jobs", type=_positive_int, default=1, help="parallel processes over runs (default: 1)")
+    replay.add_argument("--backend", default="inline", choices=BACKENDS,
+                        help="where the look-ups of a batch run: inline (in the replay process), local (worker "
+                             "processes, one per batch member) or ray (Ray tasks; a local Ray instance unless "
+                             "--ray-address is given; pip install 'bonas[cluster]'); local and ray need --jobs 1 "
+                             "(default: inline)")
+    replay.add_argument("--ray-address", default=None,
+                        help="Ray cluster to join with --backend ray, e.g. auto or ray://host:10001 (default: start "
+                             "a local Ray instance)")
     replay.add_argument("--out", type=Path, default=Path("runs/replay"),
                         help="output folder for trials.csv, summary.csv, regret.png, best_cells.png "
                              "(default: runs/replay)")

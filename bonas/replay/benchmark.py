@@ -20,6 +20,7 @@ NAS-Bench-201 objectives:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,21 @@ class ReplayBenchmark:
         return None
 
 
+@dataclass(frozen=True)
+class TableObjective:
+    """``arch -> objective`` of a replay as a picklable callable, for evaluation backends (Ray, processes).
+
+    A worker builds the benchmark once (:func:`make_benchmark` is cached per
+    process), so a long-lived Ray worker loads the table only on its first task.
+    """
+
+    spec: ReplaySpec
+
+    def __call__(self, arch: Any) -> float:
+        return make_benchmark(self.spec).objective(arch)
+
+
+@lru_cache(maxsize=8)
 def make_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
     """The benchmark a spec names; ``ValueError`` naming a bad space, dataset or objective."""
     if spec.space != "nb201":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
@@ -11,17 +12,49 @@ from typing import Any
 
 import numpy as np
 import torch
+from gpytorch.utils.warnings import NumericalWarning
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from bonas.replay.benchmark import ReplaySpec, make_benchmark
+from bonas.backends import Backend, LocalBackend, RayBackend
+from bonas.replay.benchmark import ReplaySpec, TableObjective, make_benchmark
 from bonas.replay.strategies import make_strategy
 
 TRIAL_COLUMNS = ("method", "seed", "query", "arch", "objective", "best_objective", "best_reported", "regret",
                  "step_wall_s", "sim_time_s")
+BACKENDS = ("inline", "local", "ray")
+"""Where a replay's table look-ups run: in the replay's process, in worker processes, or as Ray tasks."""
 
 
-def replay(method: str, seed: int, spec: ReplaySpec) -> list[dict[str, Any]]:
+def make_backend(name: str, n_workers: int = 1, ray_address: str | None = None) -> Backend | None:
+    """The backend a replay evaluates on; ``None`` for ``"inline"`` (plain function calls)."""
+    if name == "inline":
+        return None
+    if name == "local":
+        return LocalBackend(n_workers=n_workers)
+    if name == "ray":
+        return RayBackend(address=ray_address)
+    raise ValueError(f"unknown replay backend {name!r}; expected one of {list(BACKENDS)}")
+
+
+def evaluate_on(backend: Backend, spec: ReplaySpec, archs: Sequence[Any]) -> list[float]:
+    """The objective of each of ``archs``, evaluated concurrently on ``backend``, in the order given."""
+    objective = TableObjective(spec)
+    for index, arch in enumerate(archs):
+        backend.submit(index, objective, arch)
+    values: dict[int, float] = {}
+    while len(values) < len(archs):
+        for outcome in backend.wait():
+            if outcome.error is not None:
+                raise RuntimeError(f"table look-up of {archs[outcome.trial_id]} failed: {outcome.error}")
+            values[outcome.trial_id] = float(outcome.value)
+    return [values[index] for index in range(len(archs))]
+
+
+def replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None = None) -> list[dict[str, Any]]:
     """One search of ``spec.queries`` table look-ups; one row per query (see ``TRIAL_COLUMNS``).
+
+    Each batch is looked up on ``backend`` when one is given (a batch is told
+    once all of it is back, so regret per batch is well defined), else inline.
 
     ``best_reported`` is the reported metric of the best-by-objective
     architecture so far and ``regret`` the table optimum minus it;
@@ -29,6 +62,13 @@ def replay(method: str, seed: int, spec: ReplaySpec) -> list[dict[str, Any]]:
     the query (shared by a batch); ``sim_time_s`` the summed simulated training
     time, empty when the table has none.
     """
+    with warnings.catch_warnings():
+        # a table replay pins the GP noise at gpytorch's floor on purpose: its clamping notice is not news
+        warnings.filterwarnings("ignore", message="Very small noise values", category=NumericalWarning)
+        return _replay(method, seed, spec, backend)
+
+
+def _replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None) -> list[dict[str, Any]]:
     benchmark = make_benchmark(spec)
     strategy = make_strategy(method, benchmark.space, seed, noise_free=benchmark.noise_free)
     rows: list[dict[str, Any]] = []
@@ -36,7 +76,8 @@ def replay(method: str, seed: int, spec: ReplaySpec) -> list[dict[str, Any]]:
     while len(rows) < spec.queries:
         start = time.perf_counter()
         archs = strategy.ask(min(spec.batch_size, spec.queries - len(rows)))
-        values = [benchmark.objective(arch) for arch in archs]
+        values = ([benchmark.objective(arch) for arch in archs] if backend is None
+                  else evaluate_on(backend, spec, archs))
         strategy.tell(archs, values)
         step_wall = time.perf_counter() - start
         for arch, value in zip(archs, values):
@@ -63,12 +104,18 @@ def run_replays(
     seeds: Sequence[int],
     jobs: int = 1,
     show_progress: bool = True,
+    backend: Backend | None = None,
 ) -> list[dict[str, Any]]:
     """Every (method, seed) replay, ``jobs`` processes at a time; rows ordered by method, seed, query.
 
     Each replay is seeded by its seed alone, so the rows do not depend on
-    ``jobs`` or on the order in which processes finish.
+    ``jobs`` or on the order in which processes finish. With a ``backend``
+    the replays run one after another in this process and the backend runs
+    each batch's look-ups concurrently (``jobs`` must then be 1).
     """
+    if backend is not None and jobs > 1:
+        raise ValueError(f"jobs={jobs} with an evaluation backend: the backend runs the look-ups in parallel, "
+                         f"so run the replays with jobs=1")
     make_benchmark(spec)
     tasks = [(method, seed) for method in methods for seed in seeds]
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -79,7 +126,7 @@ def run_replays(
         if jobs <= 1:
             for method, seed in tasks:
                 progress.update(bar, description=f"{method} seed {seed}")
-                results[method, seed] = replay(method, seed, spec)
+                results[method, seed] = replay(method, seed, spec, backend)
                 progress.advance(bar)
         else:
             context = multiprocessing.get_context("spawn")

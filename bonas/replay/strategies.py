@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from bonas.optimizer import ENCODINGS, Optimizer
+from bonas.optimizer import BATCH_METHODS, ENCODINGS, Optimizer
 from bonas.replay.baselines import BASELINES
 from bonas.spaces.base import Space
 
@@ -23,14 +23,19 @@ class Strategy(Protocol):
 
 
 class BonasStrategy:
-    """bonas's :class:`~bonas.Optimizer` with one encoding and its default acquisition."""
+    """bonas's :class:`~bonas.Optimizer` with one encoding, its default acquisition and a batch method.
 
-    def __init__(self, space: Space, seed: int, encoding: str, deterministic: bool = True) -> None:
+    :param batch: how batches are chosen (see :meth:`Optimizer.ask`); ``None`` keeps the optimizer's default.
+    """
+
+    def __init__(self, space: Space, seed: int, encoding: str, deterministic: bool = True,
+                 batch: str | None = None) -> None:
         self.optimizer = Optimizer(space, encoding=encoding, seed=seed, deterministic=deterministic)
+        self.batch = batch
         self._trials: dict[str, list] = {}
 
     def ask(self, n: int) -> list[Any]:
-        trials = self.optimizer.ask(n)
+        trials = self.optimizer.ask(n, batch=self.batch)
         for trial in trials:
             self._trials.setdefault(trial.arch_str, []).append(trial)
         return [trial.arch for trial in trials]
@@ -44,10 +49,18 @@ class BonasStrategy:
 METHODS = (*ENCODINGS, *BASELINES)
 
 
+def check_method(method: str) -> str:
+    """``method`` if it names a replay method: a baseline, an encoding, or ``encoding:batch`` (e.g. ``tw:greedy``)."""
+    encoding, _, batch = method.partition(":")
+    if method in BASELINES or (encoding in ENCODINGS and (not batch or batch in BATCH_METHODS)):
+        return method
+    raise ValueError(f"unknown replay method {method!r}; expected one of {list(METHODS)}, or an encoding with a "
+                     f"batch method as encoding:batch, batch one of {list(BATCH_METHODS)}")
+
+
 def make_strategy(method: str, space: Space, seed: int, noise_free: bool = True) -> Strategy:
-    """The strategy called ``method`` (an encoding of bonas, or a baseline), seeded."""
-    if method in ENCODINGS:
-        return BonasStrategy(space, seed, encoding=method, deterministic=noise_free)
-    if method in BASELINES:
+    """The strategy called ``method`` (see :func:`check_method`), seeded."""
+    if check_method(method) in BASELINES:
         return BASELINES[method](space, seed)
-    raise ValueError(f"unknown replay method {method!r}; expected one of {list(METHODS)}")
+    encoding, _, batch = method.partition(":")
+    return BonasStrategy(space, seed, encoding=encoding, deterministic=noise_free, batch=batch or None)

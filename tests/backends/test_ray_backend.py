@@ -19,7 +19,7 @@ def backend():
     # Ray workers cannot import this test module: ship its functions by value, as for a user's script.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    instance = bonas.RayBackend(max_retries=1, timeout_s=20)
+    instance = bonas.RayBackend(max_retries=1, timeout_s=90)
     yield instance
     instance.shutdown()
     ray.shutdown()
@@ -79,3 +79,13 @@ def test_run_loop_on_ray(backend, tmp_path):
     assert sum(trial.state == bonas.TrialState.COMPLETE for trial in opt.trials) == 8
     assert opt.best_trial.value == max(accuracy(trial.arch) for trial in opt.trials)
     assert np.isfinite(opt.best_trial.value)
+
+
+def test_replay_look_ups_as_ray_tasks(backend):
+    from bonas.replay.benchmark import ReplaySpec
+    from bonas.replay.runner import replay
+
+    spec = ReplaySpec(dataset="cifar10", queries=8, batch_size=4)
+    columns = ("arch", "objective", "regret")
+    assert ([[row[c] for c in columns] for row in replay("random", 0, spec, backend)]
+            == [[row[c] for c in columns] for row in replay("random", 0, spec)])

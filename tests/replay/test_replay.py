@@ -9,6 +9,7 @@ from bonas import NASBench201Table
 from bonas.cli import main
 from bonas.replay.benchmark import ReplaySpec, make_benchmark
 from bonas.replay.report import summarize
+from bonas.backends import LocalBackend
 from bonas.replay.runner import replay, run_replays
 
 SHORT = ReplaySpec(dataset="cifar100", queries=14)
@@ -76,7 +77,9 @@ def test_cli_writes_every_output(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--methods", "tw,bogus"], "unknown method"),
+        (["--methods", "tw,bogus"], "unknown replay method 'bogus'"),
+        (["--methods", "tw:bogus"], "unknown replay method 'tw:bogus'"),
+        (["--backend", "slurm"], "invalid choice: 'slurm'"),
         (["--dataset", "mnist"], "unknown NAS-Bench-201 dataset 'mnist'"),
         (["--queries", "0"], "expected a positive integer"),
         (["--objective", "train"], "invalid choice: 'train'"),
@@ -95,5 +98,27 @@ def test_help_documents_every_option(capsys):
         main(["replay", "--help"])
     text = capsys.readouterr().out
     for option in ("--space", "--dataset", "--objective", "--methods", "--queries", "--seeds", "--first-seed",
-                   "--batch-size", "--jobs", "--out"):
+                   "--batch-size", "--jobs", "--backend", "--ray-address", "--out"):
         assert option in text
+
+
+def test_a_backend_gives_the_same_replay_as_inline_look_ups():
+    spec = ReplaySpec(dataset="cifar10", queries=8, batch_size=4)
+    inline = replay("tw:greedy", 0, spec)
+    with LocalBackend(n_workers=2) as backend:
+        on_backend = replay("tw:greedy", 0, spec, backend)
+    columns = ("query", "arch", "objective", "regret")
+    assert [[row[c] for c in columns] for row in inline] == [[row[c] for c in columns] for row in on_backend]
+
+
+def test_batch_method_suffix_reaches_the_optimizer():
+    greedy = replay("tw:greedy", 1, ReplaySpec(queries=16, batch_size=4))
+    kdpp = replay("tw:kdpp", 1, ReplaySpec(queries=16, batch_size=4))
+    assert [row["arch"] for row in greedy[:8]] == [row["arch"] for row in kdpp[:8]], "same random initial design"
+    assert [row["arch"] for row in greedy[8:]] != [row["arch"] for row in kdpp[8:]]
+
+
+def test_backend_with_several_jobs_is_refused(tmp_path, capsys):
+    assert main(["replay", "--backend", "local", "--jobs", "2", "--queries", "4", "--seeds", "1",
+                 "--out", str(tmp_path)]) == 2
+    assert "use --jobs 1" in capsys.readouterr().out
