@@ -58,6 +58,14 @@ def acquisition_values(
     return torch.cat([acquisition(chunk.unsqueeze(-2)) for chunk in candidates_X.split(CHUNK)])
 
 
+def _best_unchosen(values: Tensor, chosen: list[int]) -> int:
+    """Index of the largest of ``m`` ``values`` that is not in ``chosen``."""
+    if chosen:
+        values = values.clone()
+        values[chosen] = -torch.inf
+    return int(torch.argmax(values))
+
+
 def select_greedy(
     model: Model,
     candidates_X: Tensor,
@@ -71,10 +79,7 @@ def select_greedy(
     chosen: list[int] = []
     pending = pending_X
     for step in range(q):
-        values = acquisition_values(model, candidates_X, kind, best_f, pending, seed + step)
-        if chosen:
-            values[chosen] = -torch.inf
-        best = int(torch.argmax(values))
+        best = _best_unchosen(acquisition_values(model, candidates_X, kind, best_f, pending, seed + step), chosen)
         chosen.append(best)
         new = candidates_X[best].unsqueeze(0)
         pending = new if pending is None else torch.cat([pending, new])
@@ -115,10 +120,7 @@ def select_kriging_believer(
         model = believe(model, pending_X)
     chosen: list[int] = []
     for _ in range(q):
-        values = acquisition_values(model, candidates_X, kind, best_f)
-        if chosen:
-            values[chosen] = -torch.inf
-        best = int(torch.argmax(values))
+        best = _best_unchosen(acquisition_values(model, candidates_X, kind, best_f), chosen)
         chosen.append(best)
         model = believe(model, candidates_X[best].unsqueeze(0))
     return chosen
