@@ -1,7 +1,7 @@
 """How well does each encoder/kernel GP predict held-out architectures? Spearman and NLPD on NB201 and NB101.
 
 For each dataset (NAS-Bench-201 CIFAR-10, CIFAR-100, ImageNet16-120 200-epoch test accuracy; NAS-Bench-101
-108-epoch validation accuracy of the 1,000 bundled cells whose structure is known), encoder/kernel pair, outcome
+108-epoch validation accuracy of the 20,001 bundled cells), encoder/kernel pair, outcome
 transform, training size ``n`` and seed, a ``SingleTaskGP`` is fitted exactly as the optimizer fits it
 (:func:`bonas.encoders.make_encoder`, :func:`bonas.kernels.make_kernel`, :func:`bonas.surrogate.transform_outcomes`,
 :func:`bonas.surrogate.fit_surrogate` with learned noise, ``deterministic=False``) on ``n`` random cells, and its
@@ -17,8 +17,8 @@ posterior is scored on held-out cells:
 
 Splits (one per dataset and seed, shared by every pair and transform, so comparisons are paired): the table's rows
 are shuffled and only the first row of each canonical (isomorphism) class is kept, so no test cell is an isomorph
-of a training cell. Train on the first ``n``. NB201: test on the 1,000 cells after the first ``max(sizes)`` (the
-same test set for every ``n``). NB101: test on all the remaining ``1,000 - n`` cells. Each space's cells are encoded
+of a training cell. Train on the first ``n``; test on the 1,000 cells after the first ``max(sizes)`` (the same test
+set for every ``n``). Each space's cells are encoded
 once per encoder and indexed. One CSV row per fit goes to ``--out``; a markdown table of mean ± standard error over
 seeds is printed at the end.
 
@@ -61,7 +61,7 @@ def load(dataset: str):
     return table.space, list(table.architectures()), table.metric("test_accuracy")
 
 
-def split(keys: list[str], seed: int, n: int, sizes: list[int], nb101: bool, dataset_id: int):
+def split(keys: list[str], seed: int, n: int, sizes: list[int], dataset_id: int):
     """Train and test row indices: shuffled rows, one per canonical class, train first ``n``."""
     order = np.random.default_rng([seed, dataset_id]).permutation(len(keys))
     seen, unique = set(), []
@@ -69,8 +69,7 @@ def split(keys: list[str], seed: int, n: int, sizes: list[int], nb101: bool, dat
         if keys[row] not in seen:
             seen.add(keys[row])
             unique.append(int(row))
-    start = n if nb101 else max(sizes)
-    return np.array(unique[:n]), np.array(unique[start:start + N_TEST])
+    return np.array(unique[:n]), np.array(unique[max(sizes):max(sizes) + N_TEST])
 
 
 def score(model, test_X: torch.Tensor, y: np.ndarray, transform: str) -> tuple[float, float]:
@@ -165,7 +164,7 @@ def main() -> None:
                   f"{len(set(keys))} canonical classes, encoded", flush=True)
             for seed in range(args.seeds):
                 for n in sizes:
-                    train, test = split(keys, seed, n, sizes, dataset == "nb101", dataset_id)
+                    train, test = split(keys, seed, n, sizes, dataset_id)
                     values = torch.tensor(accuracy[train], dtype=torch.float64).unsqueeze(-1)
                     for pair_id, (encoder_name, kernel_name) in enumerate(pairs):
                         X, groups = encoded[encoder_name]

@@ -3,10 +3,11 @@
 The sample holds the 20,001 lexicographically smallest module hashes of the
 423,624 NAS-Bench-101 cells (an effectively uniform sample), with one training
 run's validation accuracy after 4, 12, 36 and 108 epochs, the 108-epoch
-training time (TPU seconds) and the parameter count. The cell structure is
-known for the first 1,000 rows; the others are found by hash, so a cell
-proposed by a search is looked up by :meth:`NASBench101Space.canonical_key`.
-See ``data/README.md`` for source and licence.
+training time (TPU seconds) and the parameter count. Every row carries its
+cell (the first 1,000 from the source, the others recovered by enumerating the
+space, ``benchmarks/recover_nb101.py``); a cell proposed by a search is looked
+up by :meth:`NASBench101Space.canonical_key`. See ``data/README.md`` for source
+and licence.
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ from functools import lru_cache
 import numpy as np
 
 from bonas.nasbench.nb201 import read_packaged_csv
-from bonas.spaces.cell import CellArch, NASBench101Space
+from bonas.spaces.cell import NB101_OPS, CellArch, NASBench101Space
+from bonas.spaces.graph import INPUT, OUTPUT
 
 _FILE = "nb101_vis_20k_val.csv.gz"
 _EPOCHS = (4, 12, 36, 108)
+_OP_NAMES = (INPUT, *NB101_OPS, OUTPUT)
+_MAX_NODES = 7
 
 
 @dataclass(frozen=True)
 class NB101Record:
-    """One cell's results: validation accuracy (%) after 108 epochs and earlier, from a single run.
-
-    ``arch`` is the cell when the sample stores its structure, else ``None``.
-    """
+    """One cell's results: validation accuracy (%) after 108 epochs and earlier, from a single run, and the cell."""
 
     hash: str
     val_accuracy: float
@@ -37,7 +38,7 @@ class NB101Record:
     val_accuracy_36ep: float
     train_time_s: float
     params: int
-    arch: CellArch | None
+    arch: CellArch
 
 
 @lru_cache(maxsize=None)
@@ -48,13 +49,34 @@ def _load() -> dict[str, np.ndarray]:
         columns[f"val_{epochs}"] = np.array([float(row[f"val_acc_{epochs}ep"]) for row in rows])
     columns["train_time_s"] = np.array([float(row["train_time_108ep_s"]) for row in rows])
     columns["params"] = np.array([int(row["params"]) for row in rows], dtype=np.int64)
-    columns["structure"] = np.array([f"{row['ops']}|{row['adjacency']}" if row["ops"] else "" for row in rows])
+    columns["n_nodes"] = np.zeros(len(rows), dtype=np.int8)
+    columns["matrix"] = np.zeros((len(rows), _MAX_NODES, _MAX_NODES), dtype=np.int8)
+    columns["ops"] = np.zeros((len(rows), _MAX_NODES), dtype=np.int8)
+    for index, row in enumerate(rows):
+        _store_structure(columns, index, row)
     return columns
+
+
+def _store_structure(columns: dict[str, np.ndarray], index: int, row: dict[str, str]) -> None:
+    """Put a row's cell into the compact ``n_nodes``, ``matrix`` (padded) and ``ops`` (op codes) columns."""
+    if not row["ops"]:
+        raise RuntimeError(f"the bundled NAS-Bench-101 table has no structure for hash {row['hash']}")
+    ops = row["ops"].split(",")
+    n = len(ops)
+    columns["n_nodes"][index] = n
+    columns["matrix"][index][np.triu_indices(n, k=1)] = [int(bit) for bit in row["adjacency"]]
+    columns["ops"][index, :n] = [_OP_NAMES.index(op) for op in ops]
 
 
 @lru_cache(maxsize=None)
 def _row_index() -> dict[str, int]:
     return {str(key): row for row, key in enumerate(_load()["hash"])}
+
+
+def _arch(columns: dict[str, np.ndarray], row: int) -> CellArch:
+    """The cell of one row, from the compact columns."""
+    n = int(columns["n_nodes"][row])
+    return CellArch.from_matrix(columns["matrix"][row, :n, :n], [_OP_NAMES[code] for code in columns["ops"][row, :n]])
 
 
 class NASBench101Table:
@@ -82,7 +104,6 @@ class NASBench101Table:
             shown = self.space.to_str(arch) if isinstance(arch, CellArch) else arch
             raise KeyError(f"cell {shown!r} (hash {key}) is not in the bundled NAS-Bench-101 sample")
         columns = _load()
-        structure = str(columns["structure"][row])
         return NB101Record(
             hash=key,
             val_accuracy=float(columns["val_108"][row]),
@@ -91,12 +112,13 @@ class NASBench101Table:
             val_accuracy_36ep=float(columns["val_36"][row]),
             train_time_s=float(columns["train_time_s"][row]),
             params=int(columns["params"][row]),
-            arch=self.space.from_str(structure) if structure else None,
+            arch=_arch(columns, row),
         )
 
     def architectures(self) -> list[CellArch]:
-        """The cells whose structure the sample stores (the first 1,000 rows), in row order."""
-        return [self.space.from_str(str(text)) for text in _load()["structure"] if text]
+        """Every row's cell (pruned, as the table stores it), in row order."""
+        columns = _load()
+        return [_arch(columns, row) for row in range(len(columns["hash"]))]
 
     def hashes(self) -> list[str]:
         """Every hash of the sample, in row order (sorted)."""
