@@ -54,7 +54,7 @@ def main() -> None:
         start = time.perf_counter()
         X = encoder.encode([trial.arch for trial in opt.completed])
         Y = transform_outcomes(torch.tensor([[trial.value] for trial in opt.completed], dtype=X.dtype), "standardize")
-        fit_surrogate(X, Y, lambda: make_kernel("tw", X.shape[-1], groups=encoder.groups).to(X), deterministic=True)
+        fit_surrogate(X, Y, lambda X=X: make_kernel("tw", X.shape[-1], groups=encoder.groups).to(X), deterministic=True)
         fit_seconds.append(time.perf_counter() - start)
     fit = float(np.median(fit_seconds))
     print(f"GP fit alone at n={args.n}: {fit:.3f} s (median of {args.repeats})", flush=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from bonas.spaces.cell import NB101_OPS, CellArch, NASBench101Space
 from bonas.spaces.graph import INPUT, OUTPUT
 
 _FILE = "nb101_vis_20k_val.csv.gz"
+_NEIGHBOURS_FILE = "nb101_neighbours.npz"
 _EPOCHS = (4, 12, 36, 108)
 _OP_NAMES = (INPUT, *NB101_OPS, OUTPUT)
 _MAX_NODES = 7
@@ -119,6 +121,20 @@ class NASBench101Table:
         """Every row's cell (pruned, as the table stores it), in row order."""
         columns = _load()
         return [_arch(columns, row) for row in range(len(columns["hash"]))]
+
+    def neighbour_rows(self) -> list[np.ndarray]:
+        """For each row, the rows of the cells at most two elementary changes away (either way), sorted.
+
+        Precomputed by ``benchmarks/nb101_table_neighbours.py`` and shipped: a
+        table replay's local moves stay among the cells the table can answer for.
+        """
+        with resources.files("bonas.nasbench.data").joinpath(_NEIGHBOURS_FILE).open("rb") as handle:
+            arrays = np.load(handle)
+            indptr, indices = arrays["indptr"], arrays["indices"]
+        if len(indptr) != len(self) + 1:
+            raise RuntimeError(f"{_NEIGHBOURS_FILE} has {len(indptr) - 1} rows, the table {len(self)}; regenerate it "
+                               f"with benchmarks/nb101_table_neighbours.py")
+        return np.split(indices, indptr[1:-1])
 
     def hashes(self) -> list[str]:
         """Every hash of the sample, in row order (sorted)."""

@@ -15,6 +15,13 @@ NAS-Bench-201 objectives:
 * ``test12``: the 12-epoch test accuracy, reported as itself; the setting of
   the TW-NAS paper's NB201 experiments (optimum about 89.16 %, 10.84 % error
   on CIFAR-10).
+
+NAS-Bench-101 (``space="nb101"``): the bundled table's 20,001 cells are the
+whole search space (a :class:`~bonas.spaces.SubsetSpace` of NB101: neighbours
+and mutations stay among them); the objective is the 108-epoch validation
+accuracy of one training run, so it is noisy (NB101's repeats differ by about
+0.3 to 0.5 points), reported as itself; each look-up's simulated cost is the
+table's TPU training time.
 """
 
 from __future__ import annotations
@@ -25,12 +32,15 @@ from typing import Any
 
 import numpy as np
 
+from bonas.nasbench.nb101 import NASBench101Table
 from bonas.nasbench.nb201 import NASBench201Table, check_dataset
 from bonas.spaces.base import Space
+from bonas.spaces.subset import SubsetSpace
 
 NB201_OBJECTIVES = {"test": "test_accuracy", "val12": "val_accuracy_12ep", "test12": "test_accuracy_12ep"}
 NB201_REPORTED = {"test": "test_accuracy", "val12": "test_accuracy", "test12": "test_accuracy_12ep"}
-REPLAY_SPACES = ("nb201",)
+NB101_OBJECTIVES = {"val": "val_accuracy"}
+REPLAY_SPACES = ("nb201", "nb101")
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,8 @@ class ReplaySpec:
 
     space: str = "nb201"
     dataset: str = "cifar10"
-    objective: str = "test"
+    objective: str | None = None
+    """``None``: the space's default, ``test`` for NB201, ``val`` for NB101."""
     queries: int = 150
     batch_size: int = 1
 
@@ -48,12 +59,13 @@ class ReplayBenchmark:
     """A NAS-Bench table as a black box: ``objective(arch)``, ``reported(arch)``, ``optimum``."""
 
     def __init__(self, space: Space, objective_values: np.ndarray, reported_values: np.ndarray,
-                 row_of: Any, name: str, noise_free: bool) -> None:
+                 row_of: Any, name: str, noise_free: bool, train_time_s: np.ndarray | None = None) -> None:
         self.space = space
         self.name = name
         self.noise_free = noise_free
         self._objective = objective_values
         self._reported = reported_values
+        self._train_time_s = train_time_s
         self._row_of = row_of
         self.optimum = float(reported_values.max())
 
@@ -67,7 +79,7 @@ class ReplayBenchmark:
 
     def train_time(self, arch: Any) -> float | None:
         """Simulated training time of one evaluation (s), or ``None`` when the table lacks it."""
-        return None
+        return None if self._train_time_s is None else float(self._train_time_s[self._row_of(arch)])
 
 
 @dataclass(frozen=True)
@@ -87,16 +99,40 @@ class TableObjective:
 @lru_cache(maxsize=8)
 def make_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
     """The benchmark a spec names; ``ValueError`` naming a bad space, dataset or objective."""
+    if spec.space == "nb101":
+        return _nb101_benchmark(spec)
     if spec.space != "nb201":
         raise ValueError(f"unknown replay space {spec.space!r}; expected one of {list(REPLAY_SPACES)}")
-    if spec.objective not in NB201_OBJECTIVES:
-        raise ValueError(f"unknown NAS-Bench-201 objective {spec.objective!r}; expected one of {list(NB201_OBJECTIVES)}")
+    objective = spec.objective or "test"
+    if objective not in NB201_OBJECTIVES:
+        raise ValueError(f"unknown NAS-Bench-201 objective {objective!r}; expected one of {list(NB201_OBJECTIVES)}")
     table = NASBench201Table(check_dataset(spec.dataset))
     return ReplayBenchmark(
         space=table.space,
-        objective_values=table.metric(NB201_OBJECTIVES[spec.objective]),
-        reported_values=table.metric(NB201_REPORTED[spec.objective]),
+        objective_values=table.metric(NB201_OBJECTIVES[objective]),
+        reported_values=table.metric(NB201_REPORTED[objective]),
         row_of=table.index,
-        name=f"nb201-{table.dataset}-{spec.objective}",
-        noise_free=spec.objective != "val12",
+        name=f"nb201-{table.dataset}-{objective}",
+        noise_free=objective != "val12",
+    )
+
+
+def _nb101_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
+    objective = spec.objective or "val"
+    if objective not in NB101_OBJECTIVES:
+        raise ValueError(f"unknown NAS-Bench-101 objective {objective!r}; expected one of {list(NB101_OBJECTIVES)}")
+    if spec.dataset != "cifar10":
+        raise ValueError(f"NAS-Bench-101 has one dataset, cifar10; got {spec.dataset!r}")
+    table = NASBench101Table()
+    row_of = {key: row for row, key in enumerate(table.hashes())}
+    accuracy = table.metric(NB101_OBJECTIVES[objective])
+    return ReplayBenchmark(
+        space=SubsetSpace(table.space, table.architectures(), name="nb101-table",
+                          neighbour_rows=table.neighbour_rows()),
+        objective_values=accuracy,
+        reported_values=accuracy,
+        row_of=lambda arch: row_of[table.space.canonical_key(arch)],
+        name=f"nb101-{objective}",
+        noise_free=False,
+        train_time_s=table.metric("train_time_s"),
     )

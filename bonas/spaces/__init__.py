@@ -4,6 +4,7 @@ from bonas.spaces.base import Space
 from bonas.spaces.cell import NB101_OPS, CellArch, CellSpace, NASBench101Space
 from bonas.spaces.darts import DARTS_OPS, DARTSArch, DARTSSpace
 from bonas.spaces.nb201 import NB201_OPS, NASBench201Space, NB201Arch
+from bonas.spaces.subset import SubsetSpace
 
 __all__ = [
     "CellArch",
@@ -17,4 +18,5 @@ __all__ = [
     "NASBench201Space",
     "NB201Arch",
     "Space",
+    "SubsetSpace",
 ]

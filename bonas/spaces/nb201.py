@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from functools import lru_cache
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import networkx as nx

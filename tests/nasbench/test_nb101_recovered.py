@@ -125,3 +125,16 @@ def test_valid_matrices_are_the_pruned_ones_and_classes_are_exact():
         if not any(nx.is_isomorphic(graph, other) for other in classes):
             classes.append(graph)
     assert len(classes) == len(graphs) == 97
+
+
+def test_representative_is_the_labelling_nasbench101_stored():
+    archs = TABLE.architectures()
+    published = [archs[row] for row in range(0, 1_000, 5)]
+    assert all(RECOVER.nb101_representative(arch) == arch for arch in published)
+    rng = np.random.default_rng(0)
+    for arch in published[:40]:
+        n = len(arch.ops)
+        order = [0, *(rng.permutation(n - 2) + 1), n - 1]
+        relabelled = CellArch.from_matrix(arch.array()[np.ix_(order, order)], [arch.ops[i] for i in order])
+        if not np.tril(relabelled.array()).any():
+            assert RECOVER.nb101_representative(relabelled) == arch
