@@ -1,9 +1,11 @@
 """bonas: Bayesian optimisation for neural architecture search."""
 
 from bonas.backends import Backend, LocalBackend, Outcome, RayBackend
+from bonas.evaluators import NASWOT, TrainingEvaluator
 from bonas.journal import Journal, JournalCorruptError
 from bonas.loop import run
 from bonas.nasbench import NASBench101Table, NASBench201Table, NB101Record, NB201Record
+from bonas.networks import build_network
 from bonas.optimizer import Optimizer
 from bonas.spaces import (
     NB101_OPS,
@@ -27,6 +29,9 @@ __all__ = [
     "Outcome",
     "RayBackend",
     "run",
+    "NASWOT",
+    "TrainingEvaluator",
+    "build_network",
     "CellArch",
     "CellSpace",
     "NASBench101Space",

@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from rich.console import Console
 from rich.table import Table
 
+from bonas.backends import LocalBackend
+from bonas.evaluators import NASWOT, CIFAR10Folder, TrainingEvaluator, digits
+from bonas.loop import run
 from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
-from bonas.replay.benchmark import NB201_OBJECTIVES, REPLAY_SPACES, ReplaySpec, make_benchmark
+from bonas.optimizer import ENCODINGS, Optimizer
+from bonas.replay.benchmark import NB101_OBJECTIVES, NB201_OBJECTIVES, REPLAY_SPACES, ReplaySpec, make_benchmark
 from bonas.replay.report import print_summary, write_outputs
 from bonas.replay.runner import BACKENDS, make_backend, run_replays
 from bonas.replay.strategies import METHODS, check_method
+from bonas.spaces.registry import space_from_name
+from bonas.trial import TrialState
+
+SEARCH_SPACES = ("nb201", "nb101")
+"""Spaces whose architectures ``build_network`` can build."""
+EVALUATORS = ("naswot", "train")
 
 
 def _top(args: argparse.Namespace, console: Console) -> int:
@@ -39,7 +52,11 @@ def _top(args: argparse.Namespace, console: Console) -> int:
 def _replay(args: argparse.Namespace, console: Console) -> int:
     spec = ReplaySpec(space=args.space, dataset=args.dataset, objective=args.objective, queries=args.queries,
                       batch_size=args.batch_size)
-    benchmark = make_benchmark(spec)
+    try:
+        benchmark = make_benchmark(spec)
+    except ValueError as error:
+        console.print(f"[red]bonas replay: {error}")
+        return 2
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     console.print(f"replay {benchmark.name}: methods {', '.join(args.methods)}; {args.seeds} seed(s) from "
                   f"{args.first_seed}; {args.queries} queries in batches of {args.batch_size}; {args.jobs} job(s)")
@@ -59,6 +76,60 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
                            f"{benchmark.optimum:.4f} %)", console)
     console.print(f"wrote trials.csv, summary.csv, regret.png, best_cells.png to {args.out} in {wall:.1f} s")
     return 0
+
+
+def _search(args: argparse.Namespace, console: Console) -> int:
+    space = space_from_name(args.space)
+    if args.journal is not None and args.journal.exists():
+        opt = Optimizer.load(args.journal)
+        if opt.space.name != space.name:
+            console.print(f"[red]{args.journal} is a journal of space {opt.space.name!r}, not {space.name!r}")
+            return 2
+    else:
+        opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal)
+    if args.data == "digits":
+        train_data, val_data = digits(seed=args.seed)
+    else:
+        train_data, val_data = CIFAR10Folder(args.data, "train"), CIFAR10Folder(args.data, "test")
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    if args.evaluator == "naswot":
+        evaluate = NASWOT(train_data, space, seed=args.seed, num_threads=threads)
+    else:
+        evaluate = TrainingEvaluator(train_data, val_data, epochs=args.epochs, seed=args.seed, space=space,
+                                     num_threads=threads)
+    # fork starts workers in milliseconds; CUDA cannot be used in a forked child, so spawn where it is present
+    can_fork = "fork" in multiprocessing.get_all_start_methods() and not torch.cuda.is_available()
+    start_method = "fork" if can_fork else "spawn"
+    console.print(f"search {space.name} with {args.evaluator} on {args.data}: {args.trials} trials, {args.workers} "
+                  f"worker(s) ({start_method})")
+    start = time.perf_counter()
+    with LocalBackend(n_workers=args.workers, start_method=start_method) as backend:
+        run(opt, evaluate, backend=backend, n_trials=args.trials, max_in_flight=args.workers)
+    wall = time.perf_counter() - start
+    complete = sorted((trial for trial in opt.trials if trial.state == TrialState.COMPLETE), key=lambda t: -t.value)
+    n_failed = sum(trial.state == TrialState.FAILED for trial in opt.trials)
+    metric = "NASWOT score" if args.evaluator == "naswot" else "validation accuracy (%)"
+    shown = Table(title=f"best {min(5, len(complete))} of {len(complete)} evaluated cells ({n_failed} failed)")
+    for column in ("trial", metric):
+        shown.add_column(column, justify="right")
+    shown.add_column("cell", overflow="fold")
+    for trial in complete[:5]:
+        shown.add_row(str(trial.id), f"{trial.value:.4f}", trial.arch_str)
+    console.print(shown)
+    if complete:
+        console.print(f"best {metric}: {complete[0].value:.4f}  {complete[0].arch_str}")
+    console.print(f"{len(opt.trials)} trials in {wall:.1f} s" + (f"; journal {args.journal}" if args.journal else ""))
+    return 0
+
+
+def _data(text: str) -> str:
+    if text == "digits":
+        return text
+    try:
+        CIFAR10Folder(text)
+    except FileNotFoundError as error:
+        raise argparse.ArgumentTypeError(f"expected 'digits' or a CIFAR-10 folder: {error}") from None
+    return text
 
 
 def _methods(text: str) -> list[str]:
@@ -99,13 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay search methods on a tabular NAS benchmark: every query is a table look-up. Regret is the "
                     "table optimum of the reported metric minus the reported metric of the best-by-objective cell.",
     )
-    replay.add_argument("--space", default="nb201", choices=REPLAY_SPACES, help="benchmark space (default: nb201)")
+    replay.add_argument("--space", default="nb201", choices=REPLAY_SPACES,
+                        help="benchmark: nb201 (15,625 cells) or nb101 (the bundled 20,001 NAS-Bench-101 cells, "
+                             "searched as the whole space; dataset cifar10) (default: nb201)")
     replay.add_argument("--dataset", default="cifar10", type=_dataset,
                         help=f"NAS-Bench-201 dataset, one of {', '.join(DATASETS)} (default: cifar10)")
-    replay.add_argument("--objective", default="test", choices=tuple(NB201_OBJECTIVES),
-                        help="what the search maximises: test = 200-epoch test accuracy (noise-free); val12 = "
-                             "12-epoch validation accuracy, regret on the 200-epoch test accuracy; test12 = 12-epoch "
-                             "test accuracy, the TW-NAS paper's setting (default: test)")
+    replay.add_argument("--objective", default=None, choices=(*NB201_OBJECTIVES, *NB101_OBJECTIVES),
+                        help="what the search maximises. NB201: test = 200-epoch test accuracy (noise-free, the "
+                             "default); val12 = 12-epoch validation accuracy, regret on the 200-epoch test accuracy; "
+                             "test12 = 12-epoch test accuracy, the TW-NAS paper's setting. NB101: val = 108-epoch "
+                             "validation accuracy of one training run (noisy; the default)")
     replay.add_argument("--methods", default="tw,random,rea,ls", type=_methods,
                         help=f"comma-separated methods among {','.join(METHODS)}; an encoding may name its batch "
                              f"method, e.g. tw:kdpp, tw:greedy, tw:kriging-believer, tw:ts (default: "
@@ -128,6 +202,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output folder for trials.csv, summary.csv, regret.png, best_cells.png "
                              "(default: runs/replay)")
     replay.set_defaults(run=_replay)
+
+    search = commands.add_parser(
+        "search", help="search a space with real evaluations: NASWOT scores (no training) or short training runs",
+        description="Bayesian optimisation over a space, each architecture evaluated on real data: 'naswot' scores "
+                    "the untrained network on one batch (about a second on a CPU), 'train' trains it with "
+                    "NAS-Bench-201's recipe (on CUDA when present) and reports validation accuracy.",
+    )
+    search.add_argument("--space", default="nb201", choices=SEARCH_SPACES, help="search space (default: nb201)")
+    search.add_argument("--evaluator", default="naswot", choices=EVALUATORS, help="how an architecture is "
+                        "scored (default: naswot)")
+    search.add_argument("--data", default="digits", type=_data,
+                        help="'digits' (scikit-learn's 8x8 digits, needs scikit-learn) or a CIFAR-10 folder in "
+                             "torchvision's format (default: digits)")
+    search.add_argument("--trials", type=_positive_int, default=200, help="architectures to evaluate (default: 200)")
+    search.add_argument("--workers", type=_positive_int, default=2, help="evaluations at once (default: 2)")
+    search.add_argument("--epochs", type=_positive_int, default=12, help="training epochs with --evaluator train "
+                        "(default: 12)")
+    search.add_argument("--encoding", default="tw", choices=ENCODINGS, help="the GP's architecture encoding "
+                        "(default: tw)")
+    search.add_argument("--seed", type=int, default=0, help="seeds the search, the data split and the networks "
+                        "(default: 0)")
+    search.add_argument("--journal", type=Path, default=None,
+                        help="JSON Lines journal of the search; an existing one is resumed (default: none)")
+    search.set_defaults(run=_search)
     return parser
 
 

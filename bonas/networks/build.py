@@ -1,0 +1,67 @@
+"""``build_network``: a trainable torch network from a space's architecture."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bonas.networks.nb101 import NB101_BUILDABLE_OPS, NB101Network
+from bonas.networks.nb201 import NB201Network
+from bonas.spaces.base import Space
+from bonas.spaces.cell import CellSpace
+from bonas.spaces.nb201 import NASBench201Space
+
+
+def build_network(space: Space, arch: Any, num_classes: int, in_channels: int = 3, channels: int | None = None,
+                  cells_per_stage: int | None = None) -> nn.Module:
+    """The network of ``arch``: ``n x in_channels x h x w`` images to ``n x num_classes`` logits.
+
+    NB201 cells get the NAS-Bench-201 skeleton (defaults ``channels=16``,
+    ``cells_per_stage=5``; ``h`` and ``w`` multiples of 4); node-op cells whose
+    ops are NAS-Bench-101's (:class:`~bonas.spaces.NASBench101Space` or a
+    :class:`~bonas.spaces.CellSpace` over a subset of them) the NAS-Bench-101
+    one (defaults ``channels=128``, ``cells_per_stage=3``). Raises
+    ``ValueError`` naming the problem for an invalid architecture, a space
+    without a builder or a non-positive size.
+    """
+    for name, value in (("num_classes", num_classes), ("in_channels", in_channels), ("channels", channels),
+                        ("cells_per_stage", cells_per_stage)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    space.validate(arch)
+    if isinstance(space, NASBench201Space):
+        return NB201Network(arch, num_classes, in_channels, channels or 16, cells_per_stage or 5)
+    if isinstance(space, CellSpace) and set(space.ops) <= set(NB101_BUILDABLE_OPS):
+        matrix, ops = space.pruned(arch)
+        return NB101Network(matrix, ops, num_classes, in_channels, channels or 128, cells_per_stage or 3)
+    raise ValueError(f"no network builder for space {space.name!r} with ops {list(space.ops)}; build_network "
+                     f"builds NB201 cells and node-op cells over {list(NB101_BUILDABLE_OPS)}")
+
+
+def count_params(network: nn.Module) -> int:
+    """The number of trainable parameters (a count)."""
+    return sum(parameter.numel() for parameter in network.parameters() if parameter.requires_grad)
+
+
+def check_input(space: Space, image_shape: tuple[int, ...], num_classes: int, **network_options: int | None) -> None:
+    """Raise ``ValueError`` unless ``c x h x w`` images go through the space's networks to ``num_classes`` logits.
+
+    Builds one sampled architecture's network on the ``meta`` device (no memory,
+    no compute) and runs two images through it.
+    """
+    if len(image_shape) != 3:
+        raise ValueError(f"images must be c x h x w, got shape {tuple(image_shape)}")
+    arch = space.sample(1, np.random.default_rng(0))[0]
+    with torch.device("meta"):
+        network = build_network(space, arch, num_classes, image_shape[0], **network_options).eval()
+        try:
+            logits = network(torch.zeros(2, *image_shape))
+        except (RuntimeError, ValueError) as error:
+            raise ValueError(f"images of shape {tuple(image_shape)} cannot go through {space.name} networks: "
+                             f"{error}") from None
+    if tuple(logits.shape) != (2, num_classes):
+        raise ValueError(f"{space.name} networks map images of shape {tuple(image_shape)} to logits of shape "
+                         f"{tuple(logits.shape[1:])}, not ({num_classes},)")

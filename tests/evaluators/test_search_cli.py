@@ -1,0 +1,33 @@
+"""``bonas search``: a whole NASWOT search from the command line; bad options exit 2."""
+
+import pytest
+
+import bonas
+from bonas.cli import main
+
+
+def test_search_with_naswot_on_digits_runs_and_resumes(tmp_path, capsys):
+    journal = tmp_path / "search.jsonl"
+    assert main(["search", "--space", "nb201", "--evaluator", "naswot", "--data", "digits", "--trials", "6",
+                 "--journal", str(journal)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert "best NASWOT score" in printed and "6 trials in" in printed
+    assert main(["search", "--trials", "8", "--journal", str(journal)]) == 0
+    told = [t for t in bonas.Optimizer.load(journal).trials if t.state != bonas.TrialState.RUNNING]
+    assert len(told) == 8
+    assert main(["search", "--space", "nb101", "--trials", "8", "--journal", str(journal)]) == 2
+    assert "is a journal of space 'nb201', not 'nb101'" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--trials", "0"], "--trials: expected a positive integer, got 0"),
+    (["--evaluator", "synflow"], "--evaluator: invalid choice: 'synflow'"),
+    (["--space", "darts"], "--space: invalid choice: 'darts'"),
+    (["--data", "/no/such/folder"], "--data: expected 'digits' or a CIFAR-10 folder"),
+    (["--workers", "-1"], "--workers: expected a positive integer"),
+])
+def test_bad_search_options_exit_2_naming_them(arguments, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", *arguments])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
