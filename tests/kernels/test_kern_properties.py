@@ -40,10 +40,7 @@ def test_symmetric_unit_diagonal_bounded(name, values, lengthscale):
     torch.testing.assert_close(gram, gram.mT)
     torch.testing.assert_close(gram.diagonal(), torch.ones(len(x), dtype=torch.float64))
     assert (gram <= 1 + 1e-12).all()
-    if name == "tanimoto":
-        assert (gram >= 0).all()
-    else:
-        assert (gram > 0).all()
+    assert (gram >= 0).all()  # exp(-large) underflows to exactly 0 in float64
 
 
 @pytest.mark.parametrize("name", KERNEL_NAMES)
