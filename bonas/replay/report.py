@@ -34,14 +34,14 @@ def _by_method(rows: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
 
 
 def summarize(rows: Sequence[dict[str, Any]], checkpoints: Sequence[int] = CHECKPOINTS) -> list[dict[str, Any]]:
-    """Mean, median and standard error of regret over seeds at each checkpoint, per method."""
+    """Mean, median and standard error of regret over seeds at each checkpoint and at the last query, per method."""
     best: dict[tuple[str, int], list[float]] = defaultdict(list)
     for row in rows:
         best[row["method"], row["query"]].append(row["best_reported"])
     summary = []
     for method, regrets in _by_method(rows).items():
         n_seeds, n_queries = regrets.shape
-        for queries in [q for q in checkpoints if q <= n_queries] or [n_queries]:
+        for queries in sorted({q for q in checkpoints if q <= n_queries} | {n_queries}):
             column = regrets[:, queries - 1]
             se = float(column.std(ddof=1) / math.sqrt(n_seeds)) if n_seeds > 1 else float("nan")
             summary.append({

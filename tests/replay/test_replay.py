@@ -50,7 +50,7 @@ def test_batches_never_repeat_a_cell():
 def test_summary_statistics():
     rows = [{"method": "m", "seed": seed, "query": q, "regret": r, "best_reported": 90 - r}
             for seed, regrets in enumerate([[3.0, 1.0], [1.0, 0.0]]) for q, r in enumerate(regrets, start=1)]
-    (entry,) = summarize(rows, checkpoints=(2,))
+    (entry,) = summarize(rows, checkpoints=(2, 5))
     assert entry["mean_regret"] == 0.5 and entry["median_regret"] == 0.5 and entry["n_seeds"] == 2
     assert entry["se_regret"] == pytest.approx(np.std([1.0, 0.0], ddof=1) / np.sqrt(2))
 
@@ -67,7 +67,8 @@ def test_cli_writes_every_output(tmp_path, capsys):
     assert len(trials) == 3 * 2 * 12
     with open(out / "summary.csv") as handle:
         summary = list(csv.DictReader(handle))
-    assert {(row["method"], row["queries"]) for row in summary} == {(m, "10") for m in ("random", "rea", "tw")}
+    assert {(row["method"], row["queries"]) for row in summary} == {(m, q) for m in ("random", "rea", "tw")
+                                                                   for q in ("10", "12")}
     printed = " ".join(capsys.readouterr().out.split())
     assert "regret @10" in printed
     for method in ("random", "rea", "tw"):
