@@ -1,7 +1,6 @@
 """TrainingEvaluator on scikit-learn's digits: learns, repeats, fails clearly, and never stops a search."""
 
 import pickle
-import time
 
 import numpy as np
 import pytest
@@ -18,9 +17,7 @@ TINY = {"epochs": 3, "batch_size": 64, "lr": 0.1, "channels": 8, "cells_per_stag
 
 def test_a_tiny_nb201_network_learns_digits_repeatably(digits_data):
     evaluator = TrainingEvaluator(*digits_data, **TINY)
-    start = time.perf_counter()
     result = evaluator(CELL)
-    assert time.perf_counter() - start < 20
     assert result["value"] > 80  # chance is 10 %
     assert result["epochs"] == 3 and result["device"] == "cpu" and result["amp"] is False
     assert result["params"] == sum(p.numel() for p in evaluator.build(CELL).parameters())
