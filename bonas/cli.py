@@ -7,11 +7,13 @@ import multiprocessing
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from gpytorch.utils.warnings import NumericalWarning
 from rich.console import Console
 from rich.table import Table
 
@@ -103,7 +105,9 @@ def _search(args: argparse.Namespace, console: Console) -> int:
     console.print(f"search {space.name} with {args.evaluator} on {args.data}: {args.trials} trials, {args.workers} "
                   f"worker(s) ({start_method})")
     start = time.perf_counter()
-    with LocalBackend(n_workers=args.workers, start_method=start_method) as backend:
+    with LocalBackend(n_workers=args.workers, start_method=start_method) as backend, warnings.catch_warnings():
+        # linear_operator's jitter notices would interleave with the progress bar; fit fallbacks are logged anyway
+        warnings.filterwarnings("ignore", category=NumericalWarning)
         run(opt, evaluate, backend=backend, n_trials=args.trials, max_in_flight=args.workers)
     wall = time.perf_counter() - start
     complete = sorted((trial for trial in opt.trials if trial.state == TrialState.COMPLETE), key=lambda t: -t.value)
