@@ -43,8 +43,12 @@ logger = logging.getLogger(__name__)
 ENCODINGS = ("tw", "path", "wl", "adjacency")
 DEFAULT_KERNEL = {"tw": "tw", "path": "tanimoto", "wl": "tanimoto", "adjacency": "tanimoto"}
 BATCH_METHODS = ("kdpp", "kdpp-map", "greedy", "kriging-believer", "ts")
-KDPP_POOL = 500
-"""Candidates, best by acquisition, among which a k-DPP batch is drawn."""
+KDPP_POOL_PER_PICK = 4
+"""By default a k-DPP batch of ``q`` is drawn among the ``4 q`` candidates best by acquisition.
+
+Measured on NB201 replays (batches of 8, validation seeds 100-109, see
+``benchmarks/RESULTS.md``): a shortlist of 500 spent the batch on diverse but
+mediocre cells; ``4 q`` keeps the diversity among cells worth evaluating."""
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -78,6 +82,10 @@ class Optimizer:
         (``-log(100 - value)``, for accuracies in percent, as NAS-BOWL).
     :param deterministic: the objective is noise-free (a table replay): noise is pinned near zero.
     :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    :param kdpp_pool: how many candidates, best by acquisition, a k-DPP batch is drawn from;
+        ``None`` is ``4 q`` for a batch of ``q``.
+    :param kdpp_temperature: quality temperature of the k-DPP, ``q_i = exp(z_i / T)`` for the
+        standardised posterior mean ``z``; smaller is greedier.
     """
 
     def __init__(
@@ -94,6 +102,8 @@ class Optimizer:
         outcome_transform: str = "standardize",
         deterministic: bool = False,
         device: str = "auto",
+        kdpp_pool: int | None = None,
+        kdpp_temperature: float = 1.0,
         _resuming: bool = False,
     ) -> None:
         self.space = space
@@ -108,6 +118,8 @@ class Optimizer:
             "pool_size": _positive(pool_size, "pool_size", minimum=1),
             "outcome_transform": _choice("outcome_transform", outcome_transform, OUTCOME_TRANSFORMS),
             "deterministic": bool(deterministic),
+            "kdpp_pool": None if kdpp_pool is None else _positive(kdpp_pool, "kdpp_pool", minimum=1),
+            "kdpp_temperature": _positive_float(kdpp_temperature, "kdpp_temperature"),
         }
         if outcome_transform == "log-error" and not maximize:
             raise ValueError("outcome_transform='log-error' models maximised accuracies; it needs maximize=True")
@@ -228,8 +240,10 @@ class Optimizer:
         if batch in ("kdpp", "kdpp-map"):
             believed = believe(model, pending_X) if pending_X is not None else model
             scores = acquisition_values(believed, candidates_X, score_kind, best_f)
+            pool = self.settings["kdpp_pool"] or KDPP_POOL_PER_PICK * n
             return select_kdpp_batch(believed, candidates_X, n, method="sample" if batch == "kdpp" else "greedy",
-                                     pool_limit=max(n, KDPP_POOL), scores=scores,
+                                     pool_limit=max(n, pool), scores=scores,
+                                     temperature=self.settings["kdpp_temperature"],
                                      generator=torch.Generator().manual_seed(seed))
         return select_greedy(model, candidates_X, n, score_kind, best_f, pending_X, seed=seed)
 
@@ -406,6 +420,13 @@ def _positive(value: Any, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def _positive_float(value: Any, name: str) -> float:
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+            or not math.isfinite(float(value)) or value <= 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
 
 
 def _finite(value: Any, name: str) -> float:
