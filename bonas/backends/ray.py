@@ -33,7 +33,9 @@ class RayBackend(Backend):
     :param num_gpus_per_trial: GPUs each evaluation requests (0 or more).
     :param num_cpus_per_trial: CPUs each evaluation requests.
     :param max_retries: re-runs of a task whose worker process died.
-    :param timeout_s: wall-clock limit per trial, or ``None``.
+    :param timeout_s: wall-clock limit per trial, or ``None``. It counts from submission, so time
+        spent waiting for a free worker (or restarting a dead one) counts too: give it room when
+        more trials are in flight than the cluster has slots for.
     :param init_kwargs: extra arguments for ``ray.init`` (e.g. ``num_cpus``), used only when
         this backend starts Ray.
     """
