@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import numpy as np
+from gpytorch.utils.warnings import NumericalWarning
 
 from bonas.nasbench import NASBench201Table
 from bonas.optimizer import Optimizer
@@ -22,6 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--candidates", default="local", choices=("local", "all"))
     args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=NumericalWarning)  # pinned-noise notices, one per fit
     space = NASBench201Space()
     table = NASBench201Table("cifar10")
     cells = list(space.enumerate())
