@@ -31,6 +31,7 @@ from bonas.acquisition import (
 from bonas.batch import select_kdpp_batch
 from bonas.candidates import CANDIDATE_STRATEGIES, local_pool, whole_space
 from bonas.encoders import make_encoder
+from bonas.encoders.base import resolve_device
 from bonas.journal import Journal, JournalCorruptError
 from bonas.kernels import make_kernel
 from bonas.spaces.registry import space_from_name
@@ -49,13 +50,6 @@ KDPP_POOL_PER_PICK = 4
 Measured on NB201 replays (batches of 8, validation seeds 100-109, see
 ``benchmarks/RESULTS.md``): a shortlist of 500 spent the batch on diverse but
 mediocre cells; ``4 q`` keeps the diversity among cells worth evaluating."""
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` is CUDA when available, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _choice(name: str, value: str, allowed: Sequence[str]) -> str:

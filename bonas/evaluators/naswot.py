@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from bonas.encoders.base import resolve_device
 from bonas.evaluators.data import ArrayData, CIFAR10Folder, as_image_data, image_shape
-from bonas.evaluators.device import pick_device
 from bonas.networks import build_network, check_input, count_params
 from bonas.spaces.base import Space
 from bonas.spaces.nb201 import NASBench201Space
@@ -82,7 +82,7 @@ class NASWOT:
     def __call__(self, arch: Any) -> dict[str, Any]:
         if self.num_threads is not None:
             torch.set_num_threads(self.num_threads)
-        device = pick_device(self.device)
+        device = resolve_device(self.device)
         start = time.perf_counter()
         torch.manual_seed(self.seed)
         network = build_network(self.space, arch, self.num_classes, self.in_channels, **self.network_options)

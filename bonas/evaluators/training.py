@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from bonas.encoders.base import resolve_device
 from bonas.evaluators.data import (ImageData, as_image_data, augment, batches, image_shape, labels_of, n_batches,
                                   resident)
-from bonas.evaluators.device import pick_device
 from bonas.networks import build_network, check_input, count_params
 from bonas.spaces.base import Space
 from bonas.spaces.nb201 import NASBench201Space
@@ -78,7 +78,7 @@ class TrainingEvaluator:
     def __call__(self, arch: Any) -> dict[str, Any]:
         if self.num_threads is not None:
             torch.set_num_threads(self.num_threads)
-        device = pick_device(self.device)
+        device = resolve_device(self.device)
         use_amp = device.type == "cuda" and self.amp is not False
         torch.manual_seed(self.seed)
         network = self.build(arch).to(device)
