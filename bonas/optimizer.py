@@ -41,8 +41,8 @@ from bonas.trial import Trial, TrialState
 
 logger = logging.getLogger(__name__)
 
-ENCODINGS = ("tw", "path", "wl", "adjacency")
-DEFAULT_KERNEL = {"tw": "tw", "path": "tanimoto", "wl": "tanimoto", "adjacency": "tanimoto"}
+ENCODINGS = ("tw", "path", "wl", "adjacency", "cate")
+DEFAULT_KERNEL = {"tw": "tw", "path": "tanimoto", "wl": "tanimoto", "adjacency": "tanimoto", "cate": "matern"}
 BATCH_METHODS = ("kdpp", "kdpp-map", "greedy", "kriging-believer", "ts")
 KDPP_POOL_PER_PICK = 4
 """By default a k-DPP batch of ``q`` is drawn among the ``4 q`` candidates best by acquisition.
@@ -62,7 +62,8 @@ class Optimizer:
     """Bayesian optimisation over a search space, driven by ``ask`` and ``tell``.
 
     :param space: the search space (``bonas.spaces``).
-    :param encoding: ``"tw"`` (tree-Wasserstein), ``"path"``, ``"wl"`` or ``"adjacency"``.
+    :param encoding: ``"tw"`` (tree-Wasserstein), ``"path"``, ``"wl"``, ``"adjacency"`` or ``"cate"``
+        (a pretrained CATE transformer's embeddings under a Matern 5/2 ARD kernel).
     :param acquisition: ``"ei"`` (botorch LogEI), ``"ucb"`` or ``"ts"`` (Thompson sampling).
     :param n_initial: number of random architectures asked before the GP takes over.
     :param seed: seeds every random choice; the same seed and tells give the same asks.
@@ -80,6 +81,8 @@ class Optimizer:
         ``None`` is ``4 q`` for a batch of ``q``.
     :param kdpp_temperature: quality temperature of the k-DPP, ``q_i = exp(z_i / T)`` for the
         standardised posterior mean ``z``; smaller is greedier.
+    :param checkpoint: with ``encoding="cate"``, a checkpoint from ``bonas pretrain-cate``;
+        ``None`` is the one bonas ships for the space.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class Optimizer:
         device: str = "auto",
         kdpp_pool: int | None = None,
         kdpp_temperature: float = 1.0,
+        checkpoint: str | Path | None = None,
         _resuming: bool = False,
     ) -> None:
         self.space = space
@@ -114,13 +118,16 @@ class Optimizer:
             "deterministic": bool(deterministic),
             "kdpp_pool": None if kdpp_pool is None else _positive(kdpp_pool, "kdpp_pool", minimum=1),
             "kdpp_temperature": _positive_float(kdpp_temperature, "kdpp_temperature"),
+            "checkpoint": None if checkpoint is None else str(checkpoint),
         }
+        if checkpoint is not None and encoding != "cate":
+            raise ValueError(f"checkpoint is for encoding='cate'; encoding is {encoding!r}")
         if outcome_transform == "log-error" and not maximize:
             raise ValueError("outcome_transform='log-error' models maximised accuracies; it needs maximize=True")
         if candidates == "all" and not space.is_enumerable:
             raise ValueError(f"candidates='all' needs an enumerable space; {space.name!r} is not")
         self.device = resolve_device(device)
-        self._encoder = make_encoder(encoding, space)
+        self._encoder = make_encoder(encoding, space, **({"checkpoint": checkpoint} if checkpoint else {}))
         self._encoding_cache: dict[Any, Tensor] = {}
         self._trials: list[Trial] = []
         self._key_owner: dict[Hashable, int] = {}

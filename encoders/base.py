@@ -67,9 +67,13 @@ class GraphEncoder:
 
     def encode_graphs(self, graphs: Sequence[nx.DiGraph]) -> Tensor:
         """``n x dim`` encodings of node-op graphs (``ValueError`` for one without input/output)."""
+        self.check_graphs(graphs)
+        return torch.tensor([self.encode_graph(graph) for graph in graphs], dtype=torch.float64, device=self.device)
+
+    def check_graphs(self, graphs: Sequence[nx.DiGraph]) -> None:
+        """``ValueError`` for an empty batch or the first graph off the node-op convention or vocabulary."""
         if len(graphs) == 0:
             raise ValueError(f"{type(self).__name__} got an empty batch; expected at least one graph")
-        rows = []
         for position, graph in enumerate(graphs):
             try:
                 check_node_op_graph(graph)
@@ -79,8 +83,6 @@ class GraphEncoder:
                                          f"{self.space.name!r}; expected one of {list(self.vocabulary)}")
             except ValueError as error:
                 raise ValueError(f"graph {position} of the batch: {error}") from None
-            rows.append(self.encode_graph(graph))
-        return torch.tensor(rows, dtype=torch.float64, device=self.device)
 
     def encode_graph(self, graph: nx.DiGraph) -> list[float]:
         raise NotImplementedError

@@ -111,3 +111,37 @@ class NB101Network(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x).mean(dim=(2, 3)))
+
+
+def nb101_param_count(matrix: np.ndarray, ops: list[str], num_classes: int = 10, in_channels: int = 3,
+                      channels: int = 128, cells_per_stage: int = 3) -> int:
+    """Trainable parameters of :class:`NB101Network` for a pruned cell, counted without building it.
+
+    Equal to ``sum(p.numel() for p in NB101Network(...).parameters())`` (tested): a
+    conv-BN is ``k^2 c_in c_out + 2 c_out``, max-pools have none. Pretraining CATE
+    needs this cost for hundreds of thousands of cells, where building each
+    network would take hours.
+    """
+    matrix = np.asarray(matrix, dtype=bool)
+    n = len(matrix)
+    kernel = {"conv3x3-bn-relu": 9, "conv1x1-bn-relu": 1, "maxpool3x3": 0}
+
+    def cell(c_in: int, c_out: int) -> int:
+        widths = vertex_channels(c_in, c_out, matrix)
+        count = 0
+        for v in range(1, n - 1):
+            if ops[v] not in kernel:
+                raise ValueError(f"cannot count op {ops[v]!r}; countable ops are {list(kernel)}")
+            if kernel[ops[v]]:
+                count += kernel[ops[v]] * widths[v] ** 2 + 2 * widths[v]
+        return count + sum(c_in * widths[v] + 2 * widths[v] for v in range(1, n) if matrix[0, v])
+
+    total = 9 * in_channels * channels + 2 * channels
+    c_in = width = channels
+    for stack in range(3):
+        if stack > 0:
+            width *= 2
+        for _ in range(cells_per_stage):
+            total += cell(c_in, width)
+            c_in = width
+    return total + width * num_classes + num_classes

@@ -13,12 +13,17 @@ BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_con
 @pytest.mark.parametrize("name", sorted(ENCODERS))
 @pytest.mark.parametrize("space", [NB201, NASBench101Space(), DARTSSpace()], ids=lambda s: s.name)
 def test_shape_dtype_and_determinism(name, space):
+    if name == "cate" and space.name == "darts":
+        with pytest.raises(FileNotFoundError, match="bonas pretrain-cate --space darts"):
+            make_encoder(name, space)
+        return
     encoder = make_encoder(name, space)
     archs = space.sample(25, np.random.default_rng(0))
     X = encoder.encode(archs)
     assert X.shape == (25, encoder.dim) and X.dtype == torch.float64
     assert torch.equal(X, make_encoder(name, space).encode(archs))
-    assert torch.equal(X[3:4], encoder.encode(archs[3:4]))
+    # a transformer's batched matmuls may round differently with the batch size
+    torch.testing.assert_close(X[3:4], encoder.encode(archs[3:4]), rtol=0, atol=1e-5 if name == "cate" else 0)
 
 
 def test_path_encoding_of_a_known_cell():

@@ -1,0 +1,102 @@
+"""CATE checkpoints: a torch state dict (read with ``weights_only=True``) and a JSON of what it is.
+
+``<name>.pt`` holds the weights, ``<name>.json`` the format and version, the
+space and its op vocabulary, the model config and how it was trained. Loading
+refuses a checkpoint of another space, vocabulary or model version, naming
+which. bonas ships ``nb201`` and ``nb101`` checkpoints as package data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bonas.encoders.base import graph_vocabulary, max_graph_nodes
+from bonas.encoders.cate.model import CATEConfig, CATEModel
+from bonas.spaces.base import Space
+
+FORMAT = "bonas-cate"
+VERSION = 1
+"""Bumped whenever :class:`CATEModel`'s layers or the tokenisation change."""
+
+
+def packaged_checkpoint(space_name: str) -> Path:
+    """Where the checkpoint bonas ships for ``space_name`` lives (it may not exist)."""
+    return Path(str(resources.files("bonas.encoders.cate").joinpath("checkpoints", f"{space_name}.pt")))
+
+
+def _atomic_write(path: Path, payload: bytes) -> None:
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(handle.name, 0o644)
+    os.replace(handle.name, path)
+
+
+def metadata_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def save_checkpoint(path: str | Path, model: CATEModel, space: Space, training: dict[str, Any]) -> Path:
+    """Write ``path`` (weights) and its ``.json`` atomically; returns the JSON's path."""
+    path = Path(path)
+    if path.suffix != ".pt":
+        raise ValueError(f"a CATE checkpoint path ends in .pt, got {str(path)!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save({name: value.detach().cpu() for name, value in model.state_dict().items()}, buffer)
+    _atomic_write(path, buffer.getvalue())
+    meta = {"format": FORMAT, "version": VERSION, "space": space.name, "vocabulary": list(graph_vocabulary(space)),
+            "config": model.config.to_dict(), "training": training}
+    _atomic_write(metadata_path(path), (json.dumps(meta, indent=2) + "\n").encode())
+    return metadata_path(path)
+
+
+def load_checkpoint(path: str | Path, space: Space) -> tuple[CATEModel, dict[str, Any]]:
+    """The model of a checkpoint for ``space`` in eval mode, and its metadata.
+
+    :raises FileNotFoundError: no checkpoint at ``path`` (the message says how to make one).
+    :raises ValueError: a checkpoint of another format, version, space or vocabulary, or corrupt weights.
+    """
+    path = Path(path)
+    how = f"make one with `bonas pretrain-cate --space {space.name} --out {path}`"
+    if not path.exists() or not metadata_path(path).exists():
+        missing = path if not path.exists() else metadata_path(path)
+        raise FileNotFoundError(f"no CATE checkpoint for space {space.name!r}: {missing} does not exist; {how}")
+    try:
+        meta = json.loads(metadata_path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"CATE checkpoint metadata {metadata_path(path)} is not valid JSON ({error}); {how}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{metadata_path(path)} is not a bonas CATE checkpoint (format {meta.get('format')!r} "
+                         f"if a dict, expected {FORMAT!r})")
+    if meta.get("version") != VERSION:
+        raise ValueError(f"CATE checkpoint {path} is model version {meta.get('version')!r}; this bonas reads "
+                         f"version {VERSION}; {how}")
+    if meta.get("space") != space.name:
+        raise ValueError(f"CATE checkpoint {path} was trained for space {meta.get('space')!r}, not {space.name!r}")
+    if meta.get("vocabulary") != list(graph_vocabulary(space)):
+        raise ValueError(f"CATE checkpoint {path} has op vocabulary {meta.get('vocabulary')}; space {space.name!r} "
+                         f"has {list(graph_vocabulary(space))}")
+    try:
+        config = CATEConfig(**meta["config"])
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"CATE checkpoint {path} has a bad model config: {error}") from None
+    if config.max_nodes < max_graph_nodes(space):
+        raise ValueError(f"CATE checkpoint {path} takes graphs of {config.max_nodes} nodes; space {space.name!r} "
+                         f"has up to {max_graph_nodes(space)}")
+    model = CATEModel(config)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as error:
+        raise ValueError(f"CATE checkpoint {path} has unreadable or mismatched weights: {error}") from None
+    return model.eval(), meta
