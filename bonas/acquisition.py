@@ -1,7 +1,9 @@
 """Acquisition over a finite candidate pool: LogEI, UCB and Thompson sampling, with pending points.
 
 Scores come from botorch's acquisition functions evaluated on every candidate
-encoding (``m x d``, in chunks). Selection returns *indices* into the pool
+encoding (``m x d``, in chunks); with nothing pending, LogEI and UCB are
+computed from :func:`bonas.surrogate.posterior_marginals` by botorch's own
+formulas (the same values, without botorch's per-candidate batch evaluation). Selection returns *indices* into the pool
 rather than encodings, because distinct architectures can share an encoding
 (botorch's ``optimize_acqf_discrete`` returns rows of ``X`` and could not tell
 them apart). A batch is built greedily: each chosen candidate joins the pending
@@ -12,29 +14,25 @@ already-chosen architectures lower the value of their look-alikes.
 from __future__ import annotations
 
 import torch
-from botorch.acquisition import (
-    LogExpectedImprovement,
-    UpperConfidenceBound,
-    qLogExpectedImprovement,
-    qUpperConfidenceBound,
-)
+from botorch.acquisition import qLogExpectedImprovement, qUpperConfidenceBound
 from botorch.acquisition.acquisition import AcquisitionFunction
+from botorch.acquisition.analytic import _log_ei_helper
 from botorch.models.model import Model
 from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from torch import Tensor
 
+from bonas.surrogate import posterior_marginals
+
 ACQUISITIONS = ("ei", "ucb", "ts")
 UCB_BETA = 2.0
 CHUNK = 2048
 MC_SAMPLES = 256
+MIN_VARIANCE = 1e-12
+"""botorch's analytic acquisition clamps the posterior variance at this (``_mean_and_sigma``)."""
 
 
-def _acquisition(model: Model, kind: str, best_f: float, pending_X: Tensor | None, seed: int) -> AcquisitionFunction:
-    if pending_X is None or len(pending_X) == 0:
-        if kind == "ei":
-            return LogExpectedImprovement(model, best_f=best_f)
-        return UpperConfidenceBound(model, beta=UCB_BETA)
+def _pending_acquisition(model: Model, kind: str, best_f: float, pending_X: Tensor, seed: int) -> AcquisitionFunction:
     sampler = SobolQMCNormalSampler(sample_shape=torch.Size([MC_SAMPLES]), seed=seed)
     if kind == "ei":
         return qLogExpectedImprovement(model, best_f=best_f, sampler=sampler, X_pending=pending_X)
@@ -54,7 +52,13 @@ def acquisition_values(
     """
     if kind not in ("ei", "ucb"):
         raise ValueError(f"acquisition_values takes 'ei' or 'ucb', got {kind!r}")
-    acquisition = _acquisition(model, kind, best_f, pending_X, seed)
+    if pending_X is None or len(pending_X) == 0:
+        mean, variance = posterior_marginals(model, candidates_X)
+        sigma = variance.clamp_min(MIN_VARIANCE).sqrt()
+        if kind == "ei":
+            return _log_ei_helper((mean - best_f) / sigma) + sigma.log()
+        return mean + UCB_BETA**0.5 * sigma
+    acquisition = _pending_acquisition(model, kind, best_f, pending_X, seed)
     return torch.cat([acquisition(chunk.unsqueeze(-2)) for chunk in candidates_X.split(CHUNK)])
 
 

@@ -5,7 +5,16 @@ import torch
 from botorch.exceptions.errors import ModelFittingError
 
 from bonas import surrogate
-from bonas.acquisition import acquisition_values, believe, select_greedy, select_kriging_believer, select_thompson
+from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
+
+from bonas.acquisition import (
+    UCB_BETA,
+    acquisition_values,
+    believe,
+    select_greedy,
+    select_kriging_believer,
+    select_thompson,
+)
 from bonas.kernels import make_kernel
 from bonas.surrogate import copula_transform, fit_surrogate, log_error_transform, transform_outcomes
 
@@ -111,3 +120,20 @@ def test_kriging_believer_keeps_the_mean_and_collapses_the_variance():
     others = [index for index in range(200) if index != top]
     (first,) = select_kriging_believer(model, candidates[others], 1, "ei", float(Y.max()), pending_X=candidates[[top]])
     assert others[first] == chosen[1]
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_marginals_and_analytic_scores_equal_botorch(deterministic):
+    X, Y = data(n=25)
+    model = fit_surrogate(X, 50 + 3 * Y, kernel_factory(4), deterministic=deterministic).model
+    candidates = torch.rand(300, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) * 5
+    mean, variance = surrogate.posterior_marginals(model, candidates, chunk=64)
+    posterior = model.posterior(candidates.unsqueeze(-2))
+    torch.testing.assert_close(mean, posterior.mean.reshape(-1), rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(variance, posterior.variance.reshape(-1), rtol=1e-6, atol=1e-10)
+    best_f = float((50 + 3 * Y).max())
+    with torch.no_grad():
+        log_ei = LogExpectedImprovement(model, best_f=best_f)(candidates.unsqueeze(-2))
+        ucb = UpperConfidenceBound(model, beta=UCB_BETA)(candidates.unsqueeze(-2))
+    torch.testing.assert_close(acquisition_values(model, candidates, "ei", best_f), log_ei, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(acquisition_values(model, candidates, "ucb", best_f), ucb, rtol=1e-8, atol=1e-8)

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from torch.utils.data import TensorDataset
 
 import bonas
@@ -16,12 +17,19 @@ TINY = {"epochs": 3, "batch_size": 64, "lr": 0.1, "channels": 8, "cells_per_stag
 
 
 def test_a_tiny_nb201_network_learns_digits_repeatably(digits_data):
-    evaluator = TrainingEvaluator(*digits_data, **TINY)
+    evaluator = TrainingEvaluator(*digits_data, **TINY, device="cpu")
     result = evaluator(CELL)
     assert result["value"] > 80  # chance is 10 %
     assert result["epochs"] == 3 and result["device"] == "cpu" and result["amp"] is False
     assert result["params"] == sum(p.numel() for p in evaluator.build(CELL).parameters())
     assert pickle.loads(pickle.dumps(evaluator))(CELL)["value"] == result["value"]
+
+
+def test_auto_device_is_cuda_with_mixed_precision_when_present(digits_data):
+    result = TrainingEvaluator(*digits_data, **TINY)(CELL)
+    on_gpu = torch.cuda.is_available()
+    assert result["device"] == ("cuda" if on_gpu else "cpu") and result["amp"] is on_gpu
+    assert result["value"] > 80
 
 
 def test_a_torch_dataset_trains_too(digits_data):
@@ -65,7 +73,8 @@ def test_failures_become_failed_trials_of_a_search(digits_data):
     bad_cell = bonas.NB201Arch(("conv5x5",) * 6)
     _, _, error = call_evaluate(TrainingEvaluator(*digits_data, **TINY), bad_cell)
     assert error.startswith("ValueError: unknown op 'conv5x5' at edge 0")
-    diverging = TrainingEvaluator(*digits_data, **TINY | {"epochs": 1, "lr": 1e6, "channels": 4, "num_threads": 1})
+    diverging = TrainingEvaluator(*digits_data, **TINY | {"epochs": 1, "lr": 1e6, "channels": 4, "num_threads": 1},
+                                  device="cpu")  # forked workers cannot use CUDA
     opt = bonas.Optimizer(SPACE, seed=0, n_initial=10)
     with bonas.LocalBackend(n_workers=2, start_method="fork") as backend:
         bonas.run(opt, diverging, backend=backend, n_trials=3, max_in_flight=2, show_progress=False)
