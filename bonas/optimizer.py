@@ -42,7 +42,7 @@ from bonas.trial import Trial, TrialState
 logger = logging.getLogger(__name__)
 
 ENCODINGS = ("tw", "path", "wl", "adjacency", "cate")
-DEFAULT_KERNEL = {"tw": "tw", "path": "tanimoto", "wl": "tanimoto", "adjacency": "tanimoto", "cate": "matern"}
+DEFAULT_KERNEL = {"tw": "tw", "path": "tanimoto", "wl": "tanimoto", "adjacency": "tanimoto", "cate": "matern-iso"}
 BATCH_METHODS = ("kdpp", "kdpp-map", "greedy", "kriging-believer", "ts")
 KDPP_POOL_PER_PICK = 4
 """By default a k-DPP batch of ``q`` is drawn among the ``4 q`` candidates best by acquisition.
@@ -63,7 +63,7 @@ class Optimizer:
 
     :param space: the search space (``bonas.spaces``).
     :param encoding: ``"tw"`` (tree-Wasserstein), ``"path"``, ``"wl"``, ``"adjacency"`` or ``"cate"``
-        (a pretrained CATE transformer's embeddings under a Matern 5/2 ARD kernel).
+        (a pretrained CATE transformer's embeddings under an isotropic Matern 5/2 kernel).
     :param acquisition: ``"ei"`` (botorch LogEI), ``"ucb"`` or ``"ts"`` (Thompson sampling).
     :param n_initial: number of random architectures asked before the GP takes over.
     :param seed: seeds every random choice; the same seed and tells give the same asks.

@@ -1,4 +1,4 @@
-"""Build a GP covariance for an encoding by name: ``make_kernel("tw" | "tanimoto" | "matern" | "rbf", dim)``.
+"""Build a GP covariance for an encoding by name: ``make_kernel("tw" | "tanimoto" | "matern" | "rbf" | "matern-iso", dim)``.
 
 Every kernel comes wrapped in a ``ScaleKernel`` (an outputscale botorch fits
 with the rest) that rejects encodings of the wrong width with a ``ValueError``.
@@ -40,6 +40,7 @@ _BUILDERS: dict[str, Callable[[int, Mapping[str, slice] | None], Kernel]] = {
     "tanimoto": lambda dim, groups: TanimotoKernel(dim=dim),
     "matern": lambda dim, groups: MaternKernel(nu=2.5, ard_num_dims=dim),
     "rbf": lambda dim, groups: RBFKernel(ard_num_dims=dim),
+    "matern-iso": lambda dim, groups: MaternKernel(nu=2.5),
 }
 KERNEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
@@ -49,7 +50,8 @@ def make_kernel(name: str, dim: int, groups: Mapping[str, slice] | None = None) 
 
     :param name: ``"tw"`` (:class:`TreeWassersteinKernel`, needs ``groups``),
         ``"tanimoto"`` (:class:`TanimotoKernel`), ``"matern"`` (gpytorch Matern 5/2
-        with one lengthscale per column) or ``"rbf"`` (gpytorch RBF, same).
+        with one lengthscale per column), ``"rbf"`` (gpytorch RBF, same) or ``"matern-iso"``
+        (Matern 5/2 with one lengthscale: Euclidean distance, as for CATE embeddings).
     :param dim: the encoding width ``d``.
     :param groups: for ``"tw"``: group name -> column slice, partitioning ``[0, dim)``.
     :returns: an :class:`EncodingScaleKernel` around the named kernel.

@@ -163,3 +163,13 @@ def test_optimizer_with_cate(tiny_checkpoint):
     assert len(opt.completed) == 6 and opt.last_fit
     with pytest.raises(ValueError, match="checkpoint is for encoding='cate'"):
         Optimizer(NB201, encoding="tw", checkpoint=tiny_checkpoint)
+
+
+def test_live_cells_keep_every_node():
+    from bonas.encoders.cate.pretrain import live_cells
+
+    cells = live_cells(NB101, 300, np.random.default_rng(0))
+    for cell in cells:
+        NB101.validate(cell)
+        assert NB101.to_graph(cell).number_of_nodes() == 7 and np.sum(cell.matrix) <= 9
+    assert len({NB101.canonical_key(cell) for cell in cells}) > 250

@@ -13,7 +13,8 @@ GROUPS = {"op": slice(0, 5), "in": slice(5, 8), "out": slice(8, 12)}
 
 @pytest.mark.parametrize(
     ("name", "base_type"),
-    [("tw", TreeWassersteinKernel), ("tanimoto", TanimotoKernel), ("matern", MaternKernel), ("rbf", RBFKernel)],
+    [("tw", TreeWassersteinKernel), ("tanimoto", TanimotoKernel), ("matern", MaternKernel), ("rbf", RBFKernel),
+     ("matern-iso", MaternKernel)],
 )
 def test_builds_scaled_kernel(name, base_type):
     kernel = make_kernel(name, 12, groups=GROUPS)
@@ -24,7 +25,12 @@ def test_builds_scaled_kernel(name, base_type):
 
 
 def test_names_are_listed():
-    assert KERNEL_NAMES == ("tw", "tanimoto", "matern", "rbf")
+    assert KERNEL_NAMES == ("tw", "tanimoto", "matern", "rbf", "matern-iso")
+
+
+def test_isotropic_matern_has_one_lengthscale():
+    kernel = make_kernel("matern-iso", 12)
+    assert kernel.base_kernel.nu == 2.5 and kernel.base_kernel.lengthscale.shape == (1, 1)
 
 
 def test_matern_is_five_halves_with_one_lengthscale_per_column():
@@ -35,7 +41,7 @@ def test_matern_is_five_halves_with_one_lengthscale_per_column():
 
 
 def test_unknown_name_lists_valid_names():
-    with pytest.raises(ValueError, match=r"unknown kernel 'wl'.*'tw', 'tanimoto', 'matern', 'rbf'"):
+    with pytest.raises(ValueError, match=r"unknown kernel 'wl'.*'tw', 'tanimoto', 'matern', 'rbf', 'matern-iso'"):
         make_kernel("wl", 12)
 
 
