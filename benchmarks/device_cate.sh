@@ -4,7 +4,7 @@
 set -u
 out=$1
 mkdir -p "$out" runs
-/usr/bin/time -f "pretrain wall %e s" timeout 200 bonas pretrain-cate --space nb101 --epochs 10 --device cuda \
+timeout 200 bonas pretrain-cate --space nb101 --epochs 10 --device cuda \
     --out encoders/cate/checkpoints/nb101.pt
 cp encoders/cate/checkpoints/nb101.pt encoders/cate/checkpoints/nb101.json "$out"/
 timeout 90 bonas replay --space nb101 --methods cate --queries 150 --seeds 30 --jobs 16 --out runs/nb101-cate
