@@ -6,6 +6,8 @@ timed for each batch method, split into the GP fit and the selection from the
 pool (encoding of the pool, acquisition values, shortlist, posterior
 covariance, k-DPP). The fit is timed separately by an ``ask(1)`` on an
 identical recipe (TW encoding, TW kernel, standardised outcomes, noise pinned), so ``selection = ask(q) - fit``.
+The first ``ask`` of an optimizer also encodes the pool (cached afterwards), so two asks are timed: the first, and
+the next one with the first batch pending, which is what every later ask of a run costs.
 
     python benchmarks/bench_batch.py --n 100 --q 16
 """
@@ -59,17 +61,18 @@ def main() -> None:
     fit = float(np.median(fit_seconds))
     print(f"GP fit alone at n={args.n}: {fit:.3f} s (median of {args.repeats})", flush=True)
     for batch in BATCH_METHODS:
-        seconds = []
+        first, later = [], []
         for _ in range(args.repeats):
             opt = told_optimizer(space, table, args.n)
-            start = time.perf_counter()
-            trials = opt.ask(args.q, batch=batch)
-            seconds.append(time.perf_counter() - start)
-            assert len({trial.arch_str for trial in trials}) == args.q
-        ask = float(np.median(seconds))
+            for times in (first, later):
+                start = time.perf_counter()
+                trials = opt.ask(args.q, batch=batch)
+                times.append(time.perf_counter() - start)
+                assert len({trial.arch_str for trial in trials}) == args.q
+        first_ask, later_ask = float(np.median(first)), float(np.median(later))
         print(f"ask({args.q}, batch={batch!r:20s}) over {len(list(space.enumerate())):,} cells at n={args.n}: "
-              f"{ask:.3f} s, of which selection ~{max(ask - fit, 0.0):.3f} s", flush=True)
-
+              f"first {first_ask:.3f} s (encodes the pool once), next {later_ask:.3f} s (the first batch pending), "
+              f"of which selection ~{max(later_ask - fit, 0.0):.3f} s", flush=True)
 
 if __name__ == "__main__":
     main()
