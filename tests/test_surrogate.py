@@ -137,3 +137,15 @@ def test_marginals_and_analytic_scores_equal_botorch(deterministic):
         ucb = UpperConfidenceBound(model, beta=UCB_BETA)(candidates.unsqueeze(-2))
     torch.testing.assert_close(acquisition_values(model, candidates, "ei", best_f), log_ei, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(acquisition_values(model, candidates, "ucb", best_f), ucb, rtol=1e-8, atol=1e-8)
+
+
+def test_marginals_of_a_believed_model_equal_botorch():
+    X, Y = data(n=20)
+    model = fit_surrogate(X, Y, kernel_factory(4), deterministic=True).model
+    candidates = torch.rand(100, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) * 5
+    believed = believe(model, candidates[:3])
+    mean, variance = surrogate.posterior_marginals(believed, candidates)
+    posterior = believed.posterior(candidates.unsqueeze(-2))
+    torch.testing.assert_close(mean, posterior.mean.reshape(-1), rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(variance, posterior.variance.reshape(-1), rtol=1e-6, atol=1e-10)
+    assert bool((variance[:3] < 1e-4).all())  # the believed points are (nearly) certain

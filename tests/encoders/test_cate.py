@@ -6,6 +6,8 @@ import shutil
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 from bonas import NASBench101Space, NASBench101Table, NASBench201Space, Optimizer
@@ -173,3 +175,28 @@ def test_live_cells_keep_every_node():
         NB101.validate(cell)
         assert NB101.to_graph(cell).number_of_nodes() == 7 and np.sum(cell.matrix) <= 9
     assert len({NB101.canonical_key(cell) for cell in cells}) > 250
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_property_nb101_encodings_ignore_inner_node_numbering(tiny_nb101_checkpoint, seed):
+    rng = np.random.default_rng(seed)
+    graph = NB101.to_graph(NB101.sample(1, rng)[0])
+    inner = list(range(1, graph.number_of_nodes() - 1))
+    relabelled = nx.relabel_nodes(graph, dict(zip(inner, rng.permutation(inner).tolist())))
+    encoder = CATEEncoder(NB101, checkpoint=tiny_nb101_checkpoint)
+    torch.testing.assert_close(encoder.encode_graphs([graph]), encoder.encode_graphs([relabelled]), rtol=0, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def tiny_nb101_checkpoint(tmp_path_factory):
+    """An untrained-size NB101 model saved as a checkpoint (weights random but fixed: invariance holds for any)."""
+    from bonas.encoders.cate import CATEConfig, CATEModel, save_checkpoint
+    from bonas.encoders.base import graph_vocabulary
+
+    torch.manual_seed(0)
+    model = CATEModel(CATEConfig(n_tokens=len(graph_vocabulary(NB101)) + 2, max_nodes=7, d_model=16, n_heads=2,
+                                 graph_layers=2, cross_layers=1)).eval()
+    path = tmp_path_factory.mktemp("cate101") / "nb101.pt"
+    save_checkpoint(path, model, NB101, training={"command": "random weights for a property test"})
+    return path
