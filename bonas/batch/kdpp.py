@@ -12,12 +12,15 @@ al., "Fast Greedy MAP Inference for Determinantal Point Process" (NeurIPS 2018).
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
 from botorch.models.model import Model
 from botorch.posteriors import GPyTorchPosterior
 from torch import Tensor
+
+logger = logging.getLogger(__name__)
 
 METHODS = ("sample", "greedy")
 SCORE_STD_MULTIPLIER = 2.0
@@ -131,6 +134,17 @@ def _sample_projection_dpp(basis: Tensor, generator: torch.Generator | None) -> 
         basis = torch.linalg.qr(basis[:, others] - torch.outer(basis[:, pivot] / row[pivot], row[others])).Q
 
 
+def _spectrum(L: Tensor) -> tuple[Tensor, Tensor]:
+    """Eigenvalues (those at rounding level, including slightly negative ones, set to zero) and eigenvectors."""
+    eigenvalues, eigenvectors = torch.linalg.eigh(L.detach().to("cpu", torch.float64))
+    return eigenvalues.where(eigenvalues > _rank_tolerance(eigenvalues.max(), L.shape[0]), 0.0), eigenvectors
+
+
+def numerical_rank(L: Tensor) -> int:
+    """The number of eigenvalues of the ``m x m`` PSD kernel ``L`` above rounding level: the largest k a k-DPP allows."""
+    return int(_spectrum(L)[0].count_nonzero())
+
+
 def sample_kdpp(L: Tensor, k: int, generator: torch.Generator | None = None) -> list[int]:
     """One exact draw of ``k`` distinct items from the k-DPP with kernel ``L``.
 
@@ -145,10 +159,7 @@ def sample_kdpp(L: Tensor, k: int, generator: torch.Generator | None = None) -> 
     :returns: ``k`` distinct indices into ``L``'s rows, in the order drawn.
     """
     _check_kernel(L, k)
-    m = L.shape[0]
-    eigenvalues, eigenvectors = torch.linalg.eigh(L.detach().to("cpu", torch.float64))
-    # Eigenvalues at rounding level (including slightly negative ones) are zero.
-    eigenvalues = eigenvalues.where(eigenvalues > _rank_tolerance(eigenvalues.max(), m), 0.0)
+    eigenvalues, eigenvectors = _spectrum(L)
     rank = int(eigenvalues.count_nonzero())
     if k > rank:
         raise ValueError(f"k={k} exceeds the numerical rank {rank} of L; a k-DPP needs k <= rank(L)")
@@ -227,7 +238,9 @@ def select_kdpp_batch(
         ``None`` uses the posterior mean plus two posterior standard deviations.
     :param temperature: quality temperature, see :func:`quality_kernel`.
     :param generator: random generator for ``"sample"``; ``None`` uses torch's global one.
-    :returns: ``q`` distinct indices into ``candidates_X``.
+    :returns: ``q`` distinct indices into ``candidates_X``. Where ``L`` has numerical rank
+        ``r < q`` (qualities spanning many orders of magnitude), ``r`` come from the k-DPP and
+        the rest are the best remaining by ``scores``, with a logged warning.
     """
     if method not in METHODS:
         raise ValueError(f"unknown k-DPP method {method!r}; expected one of {METHODS}")
@@ -247,5 +260,12 @@ def select_kdpp_batch(
     jitter = COVARIANCE_JITTER * covariance.diagonal().mean().clamp_min(torch.finfo(torch.float64).tiny)
     covariance = covariance + jitter * torch.eye(len(covariance), dtype=covariance.dtype, device=covariance.device)
     L = quality_kernel(posterior.mean.squeeze(-1), covariance, temperature)
-    positions = sample_kdpp(L, q, generator) if method == "sample" else greedy_map_kdpp(L, q)
+    k = min(q, numerical_rank(L))
+    positions = sample_kdpp(L, k, generator) if method == "sample" else greedy_map_kdpp(L, k)
+    if k < q:
+        # Qualities spanning many orders of magnitude (a low temperature) leave L numerically rank-deficient.
+        logger.warning("k-DPP kernel over %d candidates has numerical rank %d < q=%d (temperature %g); the other "
+                       "%d picks are the best remaining by score", len(L), k, q, temperature, q - k)
+        chosen = set(positions)
+        positions += [position for position in range(len(shortlist)) if position not in chosen][: q - k]
     return [int(shortlist[position]) for position in positions]

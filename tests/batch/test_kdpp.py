@@ -1,4 +1,5 @@
 import itertools
+import logging
 
 import pytest
 import torch
@@ -167,3 +168,16 @@ def test_select_kdpp_batch_only_picks_from_the_shortlist(fitted_gp):
         select_kdpp_batch(model, candidates_X, 5, method="map")
     with pytest.raises(ValueError, match=r"q must be between 1 and min\(pool_limit=4, 500 candidates\), got q=5"):
         select_kdpp_batch(model, candidates_X, 5, pool_limit=4)
+
+
+@pytest.mark.parametrize("method", ["sample", "greedy"])
+def test_a_rank_deficient_quality_kernel_still_gives_a_full_batch(fitted_gp, method, caplog):
+    """At a low temperature the qualities span so many orders of magnitude that L loses numerical rank (seen in an
+    ImageNet16-120 replay at T = 0.25); the batch is then completed with the best remaining candidates by score."""
+    model, candidates_X = fitted_gp
+    scores = torch.arange(500, dtype=torch.float64)
+    with caplog.at_level(logging.WARNING, logger="bonas.batch.kdpp"):
+        batch = select_kdpp_batch(model, candidates_X, 16, method=method, pool_limit=64, scores=scores,
+                                  temperature=0.002, generator=torch.Generator().manual_seed(0))
+    assert len(batch) == 16 and len(set(batch)) == 16 and all(index >= 436 for index in batch)
+    assert "numerical rank" in caplog.text
