@@ -133,9 +133,13 @@ def _pretrain_cate(args: argparse.Namespace, console: Console) -> int:
     command = "bonas pretrain-cate " + " ".join(sys.argv[2:] if args.argv is None else args.argv)
     config = {"d_model": args.d_model, "n_heads": args.heads, "graph_layers": args.graph_layers,
               "cross_layers": args.cross_layers, "d_ff": 2 * args.d_model}
-    result, meta = pretrain_space(space, args.out, n_samples=args.samples, k=args.k, window=args.window,
-                                  config=config, command=command, seed=args.seed, epochs=args.epochs,
-                                  batch_size=args.batch_size, lr=args.lr, device=args.device)
+    try:
+        result, meta = pretrain_space(space, args.out, n_samples=args.samples, k=args.k, window=args.window,
+                                      config=config, command=command, seed=args.seed, epochs=args.epochs,
+                                      batch_size=args.batch_size, lr=args.lr, device=args.device)
+    except ValueError as error:
+        console.print(f"[red]pretrain-cate: {error}")
+        return 2
     last = result.history[-1]
     console.print(f"CATE for {space.name}: {args.epochs} epochs in {result.seconds:.1f} s; held-out masked-op "
                   f"accuracy {last['valid_accuracy']:.3f}, loss {last['valid_loss']:.3f}; wrote {args.out} and {meta}")

@@ -45,11 +45,17 @@ def metadata_path(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def save_checkpoint(path: str | Path, model: CATEModel, space: Space, training: dict[str, Any]) -> Path:
-    """Write ``path`` (weights) and its ``.json`` atomically; returns the JSON's path."""
+def check_checkpoint_path(path: str | Path) -> Path:
+    """``path`` as a ``Path``; ``ValueError`` unless it ends in ``.pt``."""
     path = Path(path)
     if path.suffix != ".pt":
         raise ValueError(f"a CATE checkpoint path ends in .pt, got {str(path)!r}")
+    return path
+
+
+def save_checkpoint(path: str | Path, model: CATEModel, space: Space, training: dict[str, Any]) -> Path:
+    """Write ``path`` (weights) and its ``.json`` atomically; returns the JSON's path."""
+    path = check_checkpoint_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save({name: value.detach().cpu() for name, value in model.state_dict().items()}, buffer)

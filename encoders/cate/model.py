@@ -30,6 +30,16 @@ class CATEConfig:
     d_ff: int = 128
     dropout: float = 0.1
 
+    def __post_init__(self) -> None:
+        for name in ("n_tokens", "max_nodes", "d_model", "n_heads", "graph_layers", "cross_layers", "d_ff"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"CATEConfig.{name} must be a positive integer, got {value!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
     def to_dict(self) -> dict[str, int | float]:
         return asdict(self)
 
@@ -45,8 +55,6 @@ class CATEModel(nn.Module):
 
     def __init__(self, config: CATEConfig) -> None:
         super().__init__()
-        if config.d_model % config.n_heads:
-            raise ValueError(f"d_model {config.d_model} is not a multiple of n_heads {config.n_heads}")
         self.config = config
         self.op_embedding = nn.Embedding(config.n_tokens, config.d_model, padding_idx=PAD)
         self.segment_embedding = nn.Embedding(2, config.d_model)

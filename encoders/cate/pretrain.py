@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import Tensor
 
 from bonas.encoders.base import graph_vocabulary, max_graph_nodes, resolve_device
+from bonas.encoders.cate.checkpoint import check_checkpoint_path, save_checkpoint
 from bonas.encoders.cate.model import CATEConfig, CATEModel
 from bonas.encoders.cate.tokens import MASK, SPECIAL_TOKENS, GraphTokens, Tokenizer
 from bonas.spaces.base import Space
@@ -258,18 +259,21 @@ def pretrain_space(space: Space, out: str | Path, *, n_samples: int = 200_000, k
                    command: str | None = None, seed: int = 0, **options: Any) -> tuple[PretrainResult, Path]:
     """Pretrain on ``space``'s own architectures and write the checkpoint ``out`` (``.pt`` plus ``.json``).
 
+    Sizes, the window and the path are checked before any data is prepared.
+
     :param n_samples: cells sampled where the space is not enumerated (NB101).
     :param config: :class:`CATEConfig` sizes other than the vocabulary's.
     :param options: passed to :func:`pretrain` (``epochs``, ``batch_size``, ``lr``, ``device``, ...).
     :returns: the training result and the checkpoint's JSON path.
     """
-    from bonas.encoders.cate.checkpoint import save_checkpoint
-
     began = time.perf_counter()
-    archs, costs, cost_name = space_architectures(space, n_samples, seed)
-    data = prepare_data(space, archs, costs, cost_name, k=k, window=window, seed=seed)
     tokenizer = Tokenizer(graph_vocabulary(space), max_graph_nodes(space))
     model_config = CATEConfig(n_tokens=tokenizer.n_tokens, max_nodes=tokenizer.max_nodes, **(config or {}))
+    check_checkpoint_path(out)
+    if window is not None and not window > 0:
+        raise ValueError(f"the cost window must be positive, got {window}")
+    archs, costs, cost_name = space_architectures(space, n_samples, seed)
+    data = prepare_data(space, archs, costs, cost_name, k=k, window=window, seed=seed)
     result = pretrain(data, model_config, seed=seed, **options)
     training = {
         "command": command, "seed": seed, "architectures": len(archs), "cost": cost_name, "window": data.window,

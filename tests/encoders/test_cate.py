@@ -13,7 +13,14 @@ import torch
 from bonas import NASBench101Space, NASBench101Table, NASBench201Space, Optimizer
 from bonas.cli import main
 from bonas.encoders import make_encoder
-from bonas.encoders.cate import CATEEncoder, Tokenizer, cost_pairs, load_checkpoint, packaged_checkpoint
+from bonas.encoders.cate import (
+    CATEConfig,
+    CATEEncoder,
+    Tokenizer,
+    cost_pairs,
+    load_checkpoint,
+    packaged_checkpoint,
+)
 from bonas.encoders.cate.pretrain import IGNORE, corrupt
 from bonas.encoders.cate.tokens import MASK, PAD
 from bonas.networks import build_network, count_params
@@ -141,9 +148,14 @@ def test_pretrain_cli_refuses_bad_arguments(tmp_path, capsys):
         main(["pretrain-cate", "--space", "darts", "--out", str(tmp_path / "x.pt")])
     with pytest.raises(SystemExit):
         main(["pretrain-cate", "--out", str(tmp_path / "x.pt"), "--epochs", "0"])
-    with pytest.raises(ValueError, match="ends in .pt"):
-        main(["pretrain-cate", "--out", str(tmp_path / "x.bin"), "--epochs", "1", "--d-model", "8", "--heads", "2",
-              "--graph-layers", "1", "--cross-layers", "1", "--batch-size", "4096"])
+    for arguments, message in ((["--out", str(tmp_path / "x.bin")], "ends in .pt"),
+                               (["--out", str(tmp_path / "x.pt"), "--heads", "3"], "not a multiple of n_heads 3"),
+                               (["--out", str(tmp_path / "x.pt"), "--window", "-1"], "window must be positive")):
+        assert main(["pretrain-cate", *arguments]) == 2
+        assert message in " ".join(capsys.readouterr().out.split())
+    assert not (tmp_path / "x.pt").exists()
+    with pytest.raises(ValueError, match="positive integer, got 0"):
+        CATEConfig(n_tokens=5, max_nodes=7, graph_layers=0)
 
 
 @pytest.mark.parametrize("space", [NB201, NB101], ids=lambda s: s.name)
