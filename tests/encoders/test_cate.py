@@ -212,3 +212,11 @@ def tiny_nb101_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("cate101") / "nb101.pt"
     save_checkpoint(path, model, NB101, training={"command": "random weights for a property test"})
     return path
+
+
+@pytest.mark.slow
+def test_nb101_param_count_equals_the_table_on_every_cell():
+    table = NASBench101Table()
+    wrong = [arch for arch in table.architectures()
+             if nb101_param_count(*graph_to_matrix(NB101.to_graph(arch))) != table.query(arch).params]
+    assert wrong == []
