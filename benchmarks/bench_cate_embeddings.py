@@ -21,25 +21,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_surrogates import load
 from scipy.stats import spearmanr
 
-import bonas
 from bonas.encoders import make_encoder
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "nb101")
 
 
 def unique_cells(dataset: str):
-    """``(space, cells, accuracies)``, one cell per canonical class, first in table order."""
-    if dataset == "nb101":
-        table = bonas.NASBench101Table()
-        cells = table.architectures()
-        accuracy = np.array([table.query(cell).val_accuracy for cell in cells])
-    else:
-        table = bonas.NASBench201Table(dataset)
-        cells = list(table.architectures())
-        accuracy = table.metric("test_accuracy")
-    space = table.space
+    """``(space, cells, accuracies)`` of :func:`bench_surrogates.load`, one cell per canonical class, first in table order."""
+    space, cells, accuracy = load(dataset)
     seen, rows = set(), []
     for row, cell in enumerate(cells):
         key = space.canonical_key(cell)

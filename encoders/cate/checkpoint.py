@@ -82,8 +82,9 @@ def load_checkpoint(path: str | Path, space: Space) -> tuple[CATEModel, dict[str
     except json.JSONDecodeError as error:
         raise ValueError(f"CATE checkpoint metadata {metadata_path(path)} is not valid JSON ({error}); {how}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{metadata_path(path)} is not a bonas CATE checkpoint (format {meta.get('format')!r} "
-                         f"if a dict, expected {FORMAT!r})")
+        found = meta.get("format") if isinstance(meta, dict) else f"a JSON {type(meta).__name__}"
+        raise ValueError(f"{metadata_path(path)} is not a bonas CATE checkpoint (format {found!r}, "
+                         f"expected {FORMAT!r})")
     if meta.get("version") != VERSION:
         raise ValueError(f"CATE checkpoint {path} is model version {meta.get('version')!r}; this bonas reads "
                          f"version {VERSION}; {how}")
@@ -94,7 +95,7 @@ def load_checkpoint(path: str | Path, space: Space) -> tuple[CATEModel, dict[str
                          f"has {list(graph_vocabulary(space))}")
     try:
         config = CATEConfig(**meta["config"])
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"CATE checkpoint {path} has a bad model config: {error}") from None
     if config.max_nodes < max_graph_nodes(space):
         raise ValueError(f"CATE checkpoint {path} takes graphs of {config.max_nodes} nodes; space {space.name!r} "

@@ -41,7 +41,6 @@ class PretrainData:
     """Tokenised architectures and their cost pairs; ``valid_pairs`` are among held-out architectures."""
 
     tokens: GraphTokens
-    costs: Tensor
     train_pairs: Tensor
     valid_pairs: Tensor
     cost_name: str
@@ -115,6 +114,13 @@ def live_cells(space: Space, n: int, rng: np.random.Generator) -> list[Any]:
     return result
 
 
+def check_window(window: float) -> float:
+    """``window`` if it is a positive cost difference, else ``ValueError``."""
+    if not window > 0:
+        raise ValueError(f"the cost window must be positive, got {window}")
+    return window
+
+
 def cost_pairs(costs: np.ndarray, k: int, window: float, rng: np.random.Generator) -> np.ndarray:
     """``m x 2`` index pairs: each architecture with up to ``k`` cheaper ones within ``window`` of its cost."""
     order = np.argsort(costs, kind="stable")
@@ -136,9 +142,7 @@ def prepare_data(space: Space, archs: Sequence[Any], costs: np.ndarray, cost_nam
         raise ValueError(f"need at least 4 architectures with one cost each, got {len(archs)} and {len(costs)}")
     if k < 1:
         raise ValueError(f"k must be a positive number of partners, got {k}")
-    window = COST_WINDOW_FRACTION * float(np.ptp(costs)) if window is None else float(window)
-    if not window > 0:
-        raise ValueError(f"the cost window must be positive, got {window}")
+    window = check_window(COST_WINDOW_FRACTION * float(np.ptp(costs)) if window is None else float(window))
     tokenizer = Tokenizer(graph_vocabulary(space), max_graph_nodes(space))
     tokens = tokenizer([space.to_graph(arch) for arch in archs])
     rng = np.random.default_rng(seed)
@@ -147,8 +151,7 @@ def prepare_data(space: Space, archs: Sequence[Any], costs: np.ndarray, cost_nam
     parts = []
     for rows in (np.sort(held_out[n_valid:]), np.sort(held_out[:n_valid])):
         parts.append(torch.from_numpy(rows[cost_pairs(costs[rows], k, window, rng)]))
-    return PretrainData(tokens, torch.from_numpy(np.asarray(costs, dtype=np.float64)), parts[0], parts[1],
-                        cost_name, window)
+    return PretrainData(tokens, parts[0], parts[1], cost_name, window)
 
 
 def corrupt(tokens: Tensor, n_specials: int, n_tokens: int, rate: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -270,8 +273,8 @@ def pretrain_space(space: Space, out: str | Path, *, n_samples: int = 200_000, k
     tokenizer = Tokenizer(graph_vocabulary(space), max_graph_nodes(space))
     model_config = CATEConfig(n_tokens=tokenizer.n_tokens, max_nodes=tokenizer.max_nodes, **(config or {}))
     check_checkpoint_path(out)
-    if window is not None and not window > 0:
-        raise ValueError(f"the cost window must be positive, got {window}")
+    if window is not None:
+        check_window(window)
     archs, costs, cost_name = space_architectures(space, n_samples, seed)
     data = prepare_data(space, archs, costs, cost_name, k=k, window=window, seed=seed)
     result = pretrain(data, model_config, seed=seed, **options)

@@ -132,6 +132,12 @@ def test_checkpoints_of_another_kind_are_refused(tiny_checkpoint, tmp_path):
     copy.with_suffix(".json").write_text(json.dumps({**meta, "vocabulary": ["input", "output"]}))
     with pytest.raises(ValueError, match="op vocabulary"):
         load_checkpoint(copy, NB201)
+    copy.with_suffix(".json").write_text(json.dumps({**meta, "config": {**meta["config"], "n_heads": 3}}))
+    with pytest.raises(ValueError, match="bad model config: d_model 16 is not a multiple of n_heads 3"):
+        load_checkpoint(copy, NB201)
+    copy.with_suffix(".json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="is not a bonas CATE checkpoint \\(format 'a JSON list'"):
+        load_checkpoint(copy, NB201)
     copy.with_suffix(".json").write_text(json.dumps(meta))
     copy.write_bytes(b"not a state dict")
     with pytest.raises(ValueError, match="unreadable or mismatched weights"):
