@@ -3,7 +3,8 @@
 Runs NAS-Bench-201 replays of the TW-GP asking batches of ``q`` with
 ``Optimizer(kdpp_pool=m, kdpp_temperature=T)`` on validation seeds (100-109
 by default, not the seeds reported in RESULTS.md) and prints mean regret at 50
-and 100 queries per ``m:T`` setting. One process.
+and 100 queries per ``m:T`` setting (``m:T:anchor`` puts the acquisition's best
+candidate in every batch, ``Optimizer(kdpp_anchor=True)``). One process.
 
     python benchmarks/bench_kdpp_shortlist.py --dataset cifar10 --settings 500:1 64:1 32:1 500:0.25 64:0.5
 """
@@ -25,7 +26,7 @@ from bonas.replay.runner import replay
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default="cifar10")
-    parser.add_argument("--settings", nargs="+", default=["500:1", "64:1", "32:1"], help="shortlist:temperature")
+    parser.add_argument("--settings", nargs="+", default=["500:1", "64:1", "32:1"], help="shortlist:temperature[:anchor]")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 110)))
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--queries", type=int, default=100)
@@ -34,11 +35,13 @@ def main() -> None:
     spec = ReplaySpec(dataset=args.dataset, queries=args.queries, batch_size=args.batch_size)
     checkpoints = [q for q in (50, 100, 150) if q <= args.queries]
     for setting in args.settings:
-        pool, temperature = setting.split(":")
-        strategies.Optimizer = functools.partial(Optimizer, kdpp_pool=int(pool), kdpp_temperature=float(temperature))
+        pool, temperature, *anchor = setting.split(":")
+        strategies.Optimizer = functools.partial(Optimizer, kdpp_pool=int(pool), kdpp_temperature=float(temperature),
+                                                 kdpp_anchor=anchor == ["anchor"])
         regrets = np.array([[rows[q - 1]["regret"] for q in checkpoints]
                             for rows in (replay("tw:kdpp", seed, spec) for seed in args.seeds)])
-        print(f"{args.dataset} q={args.batch_size} shortlist {int(pool):4d} T {float(temperature):4.2f}: "
+        print(f"{args.dataset} q={args.batch_size} shortlist {int(pool):4d} T {float(temperature):4.2f}"
+              + (" anchored: " if anchor else ": ")
               + "  ".join(f"@{q} {mean:.3f}" for q, mean in zip(checkpoints, regrets.mean(axis=0))), flush=True)
 
 

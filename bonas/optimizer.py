@@ -81,6 +81,8 @@ class Optimizer:
         ``None`` is ``4 q`` for a batch of ``q``.
     :param kdpp_temperature: quality temperature of the k-DPP, ``q_i = exp(z_i / T)`` for the
         standardised posterior mean ``z``; smaller is greedier.
+    :param kdpp_anchor: every k-DPP batch holds the best candidate by acquisition (the sequential
+        pick) and draws the rest from the k-DPP conditioned on it.
     :param checkpoint: with ``encoding="cate"``, a checkpoint from ``bonas pretrain-cate``;
         ``None`` is the one bonas ships for the space.
     """
@@ -101,6 +103,7 @@ class Optimizer:
         device: str = "auto",
         kdpp_pool: int | None = None,
         kdpp_temperature: float = 1.0,
+        kdpp_anchor: bool = False,
         checkpoint: str | Path | None = None,
         _resuming: bool = False,
     ) -> None:
@@ -118,6 +121,7 @@ class Optimizer:
             "deterministic": bool(deterministic),
             "kdpp_pool": None if kdpp_pool is None else _positive(kdpp_pool, "kdpp_pool", minimum=1),
             "kdpp_temperature": _positive_float(kdpp_temperature, "kdpp_temperature"),
+            "kdpp_anchor": bool(kdpp_anchor),
             "checkpoint": None if checkpoint is None else str(checkpoint),
         }
         if checkpoint is not None and encoding != "cate":
@@ -245,6 +249,7 @@ class Optimizer:
             return select_kdpp_batch(believed, candidates_X, n, method="sample" if batch == "kdpp" else "greedy",
                                      pool_limit=max(n, pool), scores=scores,
                                      temperature=self.settings["kdpp_temperature"],
+                                     anchor=self.settings["kdpp_anchor"],
                                      generator=torch.Generator().manual_seed(seed))
         return select_greedy(model, candidates_X, n, score_kind, best_f, pending_X, seed=seed)
 

@@ -215,12 +215,13 @@ def test_log_error_transform_needs_accuracies_below_100(tmp_path):
     opt.tell(trial, 93.5)
 
 
-def test_kdpp_pool_and_temperature_are_options_that_survive_a_reload(tmp_path):
+def test_kdpp_pool_temperature_and_anchor_are_options_that_survive_a_reload(tmp_path):
     opt = Optimizer(SPACE, seed=6, n_initial=8, deterministic=True, kdpp_pool=9, kdpp_temperature=0.5,
-                    storage=tmp_path / "kdpp.jsonl")
+                    kdpp_anchor=True, storage=tmp_path / "kdpp.jsonl")
     run(opt, 12, batch=4)
     loaded = Optimizer.load(tmp_path / "kdpp.jsonl")
     assert loaded.settings["kdpp_pool"] == 9 and loaded.settings["kdpp_temperature"] == 0.5
+    assert loaded.settings["kdpp_anchor"] is True
     assert [t.arch_str for t in loaded.ask(4)] == [t.arch_str for t in opt.ask(4)]
     for options, message in (({"kdpp_pool": 0}, "kdpp_pool must be an integer >= 1"),
                              ({"kdpp_temperature": 0.0}, "kdpp_temperature must be a positive finite number"),

@@ -203,6 +203,28 @@ def greedy_map_kdpp(L: Tensor, k: int) -> list[int]:
     return items
 
 
+def condition_kernel(L: Tensor, item: int) -> Tensor:
+    """The kernel of a DPP with ``L`` conditioned on ``item`` being drawn.
+
+    ``P(S + item | item in S) ∝ det(L_{S+item}) = L_ii det(L^i_S)`` with the Schur
+    complement ``L^i = L_{-i,-i} - L_{-i,i} L_{i,-i} / L_ii`` (Kulesza & Taskar 2012,
+    eq. 2.20), so a ``(k-1)``-DPP draw with ``L^i`` is a k-DPP draw given ``item``.
+    For ``L = diag(q) K diag(q)`` it is ``diag(q) K' diag(q)`` with ``K'`` the GP
+    posterior covariance after a (hallucinated) observation at ``item``.
+
+    :param L: ``m x m`` symmetric PSD kernel.
+    :param item: row of the drawn item, with ``L_ii > 0``.
+    :returns: ``(m-1) x (m-1)`` kernel over the other rows, in their order.
+    """
+    _check_kernel(L, 1)
+    if not L[item, item] > 0:
+        raise ValueError(f"cannot condition on item {item}: its diagonal entry {float(L[item, item])} is not positive")
+    others = torch.cat([torch.arange(item), torch.arange(item + 1, L.shape[0])]).to(L.device)
+    column = L[others, item]
+    conditioned = L[others][:, others] - torch.outer(column, column) / L[item, item]
+    return (conditioned + conditioned.T) / 2
+
+
 def _single_output_posterior(model: Model, candidates_X: Tensor) -> GPyTorchPosterior:
     posterior = model.posterior(candidates_X)
     if posterior.mean.shape[-1] != 1:
@@ -220,6 +242,7 @@ def select_kdpp_batch(
     pool_limit: int = 1000,
     scores: Tensor | None = None,
     temperature: float = 1.0,
+    anchor: bool = False,
     generator: torch.Generator | None = None,
 ) -> list[int]:
     """``q`` distinct candidate indices from a quality k-DPP on the GP posterior.
@@ -237,6 +260,10 @@ def select_kdpp_batch(
     :param scores: ``m`` acquisition values (larger is better) used to shortlist;
         ``None`` uses the posterior mean plus two posterior standard deviations.
     :param temperature: quality temperature, see :func:`quality_kernel`.
+    :param anchor: put the best candidate by ``scores`` (the sequential pick) in the batch and
+        draw the other ``q - 1`` from the k-DPP conditioned on it (:func:`condition_kernel`), as
+        UCB-DPP does (Kathuria et al., "Batched Gaussian Process Bandit Optimization via
+        Determinantal Point Processes", NeurIPS 2016).
     :param generator: random generator for ``"sample"``; ``None`` uses torch's global one.
     :returns: ``q`` distinct indices into ``candidates_X``. Where ``L`` has numerical rank
         ``r < q`` (qualities spanning many orders of magnitude), ``r`` come from the k-DPP and
@@ -260,12 +287,19 @@ def select_kdpp_batch(
     jitter = COVARIANCE_JITTER * covariance.diagonal().mean().clamp_min(torch.finfo(torch.float64).tiny)
     covariance = covariance + jitter * torch.eye(len(covariance), dtype=covariance.dtype, device=covariance.device)
     L = quality_kernel(posterior.mean.squeeze(-1), covariance, temperature)
-    k = min(q, numerical_rank(L))
-    positions = sample_kdpp(L, k, generator) if method == "sample" else greedy_map_kdpp(L, k)
-    if k < q:
+    # With an anchor, the best-scored candidate (shortlist position 0) is drawn and the
+    # rest come from the k-DPP conditioned on it, whose rows are positions 1, 2, ...
+    anchored = [0] if anchor else []
+    if anchor:
+        L = condition_kernel(L, 0)
+    wanted = q - len(anchored)
+    k = min(wanted, numerical_rank(L))
+    drawn = [] if k == 0 else sample_kdpp(L, k, generator) if method == "sample" else greedy_map_kdpp(L, k)
+    positions = anchored + [position + len(anchored) for position in drawn]
+    if k < wanted:
         # Qualities spanning many orders of magnitude (a low temperature) leave L numerically rank-deficient.
-        logger.warning("k-DPP kernel over %d candidates has numerical rank %d < q=%d (temperature %g); the other "
-                       "%d picks are the best remaining by score", len(L), k, q, temperature, q - k)
+        logger.warning("k-DPP kernel over %d candidates has numerical rank %d < %d (temperature %g); the other "
+                       "%d picks are the best remaining by score", len(L), k, wanted, temperature, wanted - k)
         chosen = set(positions)
-        positions += [position for position in range(len(shortlist)) if position not in chosen][: q - k]
+        positions += [position for position in range(len(shortlist)) if position not in chosen][: wanted - k]
     return [int(shortlist[position]) for position in positions]

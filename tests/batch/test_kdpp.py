@@ -8,7 +8,7 @@ from botorch.models import SingleTaskGP
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from scipy.stats import chisquare
 
-from bonas.batch import greedy_map_kdpp, quality_kernel, sample_kdpp, select_kdpp_batch
+from bonas.batch import condition_kernel, greedy_map_kdpp, quality_kernel, sample_kdpp, select_kdpp_batch
 from bonas.batch.kdpp import _log_elementary_symmetric
 
 
@@ -181,3 +181,46 @@ def test_a_rank_deficient_quality_kernel_still_gives_a_full_batch(fitted_gp, met
                                   temperature=0.002, generator=torch.Generator().manual_seed(0))
     assert len(batch) == 16 and len(set(batch)) == 16 and all(index >= 436 for index in batch)
     assert "numerical rank" in caplog.text
+
+
+def test_conditioned_kernel_gives_the_kdpp_given_an_item():
+    """A (k-1)-DPP with the Schur complement is the k-DPP restricted to sets holding the item."""
+    L = random_psd(6, seed=7)
+    subsets, probabilities = kdpp_probabilities(L, 3)
+    given = {s: p for s, p in zip(subsets, probabilities) if 2 in s}
+    total = sum(given.values())
+    conditioned = condition_kernel(L, 2)
+    others = [0, 1, 3, 4, 5]
+    pairs, pair_probabilities = kdpp_probabilities(conditioned, 2)
+    for pair, probability in zip(pairs, pair_probabilities):
+        subset = tuple(sorted([2, others[pair[0]], others[pair[1]]]))
+        assert float(probability) == pytest.approx(float(given[subset] / total), rel=1e-9)
+
+
+def test_conditioned_kernel_is_the_posterior_after_observing_the_item(fitted_gp):
+    """For L = diag(q) K diag(q) the Schur complement is diag(q) K' diag(q), K' the covariance once the item is seen."""
+    model, candidates_X = fitted_gp
+    pool = candidates_X[:12]
+    covariance = model.posterior(pool).distribution.covariance_matrix.detach()
+    mean = model.posterior(pool).mean.squeeze(-1).detach()
+    L = quality_kernel(mean, covariance)
+    item_covariance = covariance[5, 5]
+    column = covariance[:, 5]
+    after = covariance - torch.outer(column, column) / item_covariance
+    others = [i for i in range(12) if i != 5]
+    expected = quality_kernel(mean, after)[others][:, others]
+    assert torch.allclose(condition_kernel(L, 5), expected, rtol=1e-8, atol=1e-12)
+    with pytest.raises(ValueError, match="cannot condition on item 0: its diagonal entry 0.0 is not positive"):
+        condition_kernel(torch.zeros(3, 3, dtype=torch.float64), 0)
+
+
+@pytest.mark.parametrize("method", ["sample", "greedy"])
+def test_an_anchored_batch_holds_the_best_candidate_by_score(fitted_gp, method):
+    model, candidates_X = fitted_gp
+    scores = torch.rand(500, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    for seed in range(5):
+        batch = select_kdpp_batch(model, candidates_X, 8, method=method, pool_limit=32, scores=scores, anchor=True,
+                                  generator=torch.Generator().manual_seed(seed))
+        assert batch[0] == int(scores.argmax()) and len(set(batch)) == 8
+        assert set(batch) <= set(torch.argsort(scores, descending=True)[:32].tolist())
+    assert select_kdpp_batch(model, candidates_X, 1, method=method, scores=scores, anchor=True) == [int(scores.argmax())]
