@@ -4,17 +4,37 @@ Ray is an optional extra (``pip install "bonas[cluster]"``), imported when a
 :class:`RayBackend` is made. Each evaluation is a Ray task that asks for
 ``num_gpus_per_trial`` GPUs; Ray re-runs a task whose worker died up to
 ``max_retries`` times, after which the trial fails, as does one that raises
-or runs past ``timeout_s`` (the task is cancelled).
+or runs past ``timeout_s``.
+
+The timeout is kept by the worker, from the moment the attempt starts: a
+trial waiting in Ray's queue for a free GPU is not timed out for waiting.
+Ray cannot stop a running task from the outside without killing its worker
+(which Ray would then retry), so with ``timeout_s`` each task runs
+``evaluate`` in a daemon thread, answers "timed out" when the time is up, and
+is a one-call task (Ray's ``max_calls=1``): its worker exits after answering,
+taking the abandoned evaluation with it.
 """
 
 from __future__ import annotations
 
-import time
+import threading
 from typing import Any
 
 from bonas.backends.base import Backend, Evaluate, Outcome, call_evaluate
 
 INSTALL_HINT = 'RayBackend needs Ray: pip install "bonas[cluster]" (or pip install ray)'
+
+
+def call_evaluate_within(evaluate: Evaluate, arch: Any, timeout_s: float | None
+                         ) -> tuple[float | None, dict[str, Any], str | None]:
+    """:func:`call_evaluate` in a daemon thread, given up on after ``timeout_s`` seconds (``None``: no limit)."""
+    if timeout_s is None:
+        return call_evaluate(evaluate, arch)
+    result: list[tuple[float | None, dict[str, Any], str | None]] = []
+    thread = threading.Thread(target=lambda: result.append(call_evaluate(evaluate, arch)), daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    return result[0] if result else (None, {}, f"timed out after {timeout_s} s")
 
 
 def _import_ray() -> Any:
@@ -33,9 +53,8 @@ class RayBackend(Backend):
     :param num_gpus_per_trial: GPUs each evaluation requests (0 or more).
     :param num_cpus_per_trial: CPUs each evaluation requests.
     :param max_retries: re-runs of a task whose worker process died.
-    :param timeout_s: wall-clock limit per trial, or ``None``. It counts from submission, so time
-        spent waiting for a free worker (or restarting a dead one) counts too: give it room when
-        more trials are in flight than the cluster has slots for.
+    :param timeout_s: wall-clock limit per attempt, from its start, or ``None``. The evaluation
+        then runs in a thread of a one-call worker (module docstring).
     :param init_kwargs: extra arguments for ``ray.init`` (e.g. ``num_cpus``), used only when
         this backend starts Ray.
     """
@@ -55,20 +74,21 @@ class RayBackend(Backend):
             self._started_ray = True
         self.timeout_s = timeout_s
         self.max_retries = max_retries
-        self._task = self._ray.remote(call_evaluate).options(
-            num_gpus=num_gpus_per_trial, num_cpus=num_cpus_per_trial, max_retries=max_retries, retry_exceptions=False,
-        )
-        self._running: dict[Any, tuple[int, float]] = {}
+        options = {"num_gpus": num_gpus_per_trial, "num_cpus": num_cpus_per_trial, "max_retries": max_retries,
+                   "retry_exceptions": False}
+        self._task = self._ray.remote(**options, **({} if timeout_s is None else {"max_calls": 1}))(
+            call_evaluate_within)
+        self._running: dict[Any, int] = {}
 
     @property
     def n_running(self) -> int:
         return len(self._running)
 
     def submit(self, trial_id: int, evaluate: Evaluate, arch: Any) -> None:
-        self._running[self._task.remote(evaluate, arch)] = (trial_id, time.monotonic())
+        self._running[self._task.remote(evaluate, arch, self.timeout_s)] = trial_id
 
     def _collect(self, ref: Any) -> Outcome:
-        trial_id, _ = self._running.pop(ref)
+        trial_id = self._running.pop(ref)
         try:
             value, info, error = self._ray.get(ref)
         except self._ray.exceptions.RayError as failure:
@@ -77,27 +97,12 @@ class RayBackend(Backend):
         return Outcome(trial_id, value, info, error)
 
     def wait(self, timeout: float | None = None) -> list[Outcome]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._running:
-            now = time.monotonic()
-            limits = [deadline - now] if deadline is not None else []
-            if self.timeout_s is not None:
-                limits += [started + self.timeout_s - now for _, started in self._running.values()]
-            ready, _ = self._ray.wait(list(self._running), num_returns=1,
-                                      timeout=max(0.0, min(limits)) if limits else None)
-            if ready:
-                ready, _ = self._ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
-            outcomes = [self._collect(ref) for ref in ready]
-            now = time.monotonic()
-            if self.timeout_s is not None:
-                for ref, (trial_id, started) in list(self._running.items()):
-                    if now - started >= self.timeout_s:
-                        self._ray.cancel(ref, force=True)
-                        del self._running[ref]
-                        outcomes.append(Outcome(trial_id, error=f"timed out after {self.timeout_s} s"))
-            if outcomes or (deadline is not None and time.monotonic() >= deadline):
-                return outcomes
-        return []
+        if not self._running:
+            return []
+        ready, _ = self._ray.wait(list(self._running), num_returns=1, timeout=timeout)
+        if ready:
+            ready, _ = self._ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
+        return [self._collect(ref) for ref in ready]
 
     def shutdown(self) -> None:
         for ref in list(self._running):

@@ -10,6 +10,7 @@ import pytest
 import bonas
 from bonas.backends import LocalBackend, Outcome
 from bonas.backends.base import call_evaluate
+from bonas.backends.ray import call_evaluate_within
 
 SPACE = bonas.NASBench201Space()
 
@@ -117,3 +118,11 @@ def test_run_loop_evaluates_trials_left_in_flight(tmp_path):
               show_progress=False)
     assert [trial.state for trial in resumed.trials[:3]] == [bonas.TrialState.COMPLETE] * 3
     assert sum(trial.state == bonas.TrialState.COMPLETE for trial in resumed.trials) == 5
+
+
+def test_an_evaluation_past_its_time_is_answered_as_timed_out():
+    assert call_evaluate_within(lambda x: x + 1, 1.0, None) == (2.0, {}, None)
+    assert call_evaluate_within(lambda x: x + 1, 1.0, 5.0) == (2.0, {}, None)
+    start = time.monotonic()
+    assert call_evaluate_within(lambda _: time.sleep(5), None, 0.2) == (None, {}, "timed out after 0.2 s")
+    assert time.monotonic() - start < 2

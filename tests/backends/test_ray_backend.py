@@ -46,11 +46,6 @@ def raise_error(_):
     raise ValueError("loss diverged")
 
 
-def sleep_long(_):
-    time.sleep(120)
-    return 1.0
-
-
 def test_results_failures_retries_and_timeouts(backend, tmp_path):
     backend.submit(0, lambda value: value * 2, 21.0)
     backend.submit(1, die_once, (str(tmp_path / "marker"), 5.0))
@@ -65,12 +60,38 @@ def test_results_failures_retries_and_timeouts(backend, tmp_path):
     assert outcomes[3].value is None and "ValueError: loss diverged" in outcomes[3].error
 
 
-def test_timeout_cancels_the_task():
+def sleep_then_write(args):
+    path, seconds = args
+    time.sleep(seconds)
+    with open(path, "w") as handle:
+        handle.write("still running")
+    return seconds
+
+
+def test_timeout_fails_the_trial_and_stops_its_evaluation(tmp_path):
     backend = bonas.RayBackend(timeout_s=1.0)
-    backend.submit(0, sleep_long, None)
+    marker = tmp_path / "late"
+    backend.submit(0, sleep_then_write, (str(marker), 6.0))
     start = time.monotonic()
     outcome = backend.wait()[0]
-    assert "timed out after 1.0 s" in outcome.error and time.monotonic() - start < 30
+    assert outcome.value is None and "timed out after 1.0 s" in outcome.error and time.monotonic() - start < 30
+    time.sleep(8)
+    assert not marker.exists()  # the one-call worker exited with the abandoned evaluation
+    backend.shutdown()
+
+
+def test_timeout_counts_from_the_start_of_each_attempt_not_from_submission(tmp_path):
+    """Three trials needing the whole 2-CPU cluster run one after another; each takes 1 s of a 3 s limit, so none
+    times out, although the last one finishes well over 3 s after it was submitted."""
+    backend = bonas.RayBackend(timeout_s=3.0, num_cpus_per_trial=2)
+    start = time.monotonic()
+    for trial in range(3):
+        backend.submit(trial, sleep_then_write, (str(tmp_path / str(trial)), 1.0))
+    outcomes = []
+    while backend.n_running:
+        outcomes += backend.wait()
+    assert sorted(outcome.value for outcome in outcomes) == [1.0, 1.0, 1.0]
+    assert time.monotonic() - start > 3.0
     backend.shutdown()
 
 
