@@ -3,8 +3,8 @@
 Runs NAS-Bench-201 replays of the TW-GP asking batches of ``q`` with
 ``Optimizer(kdpp_pool=m, kdpp_temperature=T)`` on validation seeds (100-109
 by default, not the seeds reported in RESULTS.md) and prints mean regret at 50
-and 100 queries per ``m:T`` setting (``m:T:anchor`` puts the acquisition's best
-candidate in every batch, ``Optimizer(kdpp_anchor=True)``). One process.
+and 100 queries per ``m:T`` setting (``m:T:anchor`` runs ``tw:kdpp-anchored``, the
+acquisition's best candidate plus the conditioned k-DPP). One process.
 
     python benchmarks/bench_kdpp_shortlist.py --dataset cifar10 --settings 500:1 64:1 32:1 500:0.25 64:0.5
 """
@@ -36,10 +36,10 @@ def main() -> None:
     checkpoints = [q for q in (50, 100, 150) if q <= args.queries]
     for setting in args.settings:
         pool, temperature, *anchor = setting.split(":")
-        strategies.Optimizer = functools.partial(Optimizer, kdpp_pool=int(pool), kdpp_temperature=float(temperature),
-                                                 kdpp_anchor=anchor == ["anchor"])
+        strategies.Optimizer = functools.partial(Optimizer, kdpp_pool=int(pool), kdpp_temperature=float(temperature))
+        method = "tw:kdpp-anchored" if anchor == ["anchor"] else "tw:kdpp"
         regrets = np.array([[rows[q - 1]["regret"] for q in checkpoints]
-                            for rows in (replay("tw:kdpp", seed, spec) for seed in args.seeds)])
+                            for rows in (replay(method, seed, spec) for seed in args.seeds)])
         print(f"{args.dataset} q={args.batch_size} shortlist {int(pool):4d} T {float(temperature):4.2f}"
               + (" anchored: " if anchor else ": ")
               + "  ".join(f"@{q} {mean:.3f}" for q, mean in zip(checkpoints, regrets.mean(axis=0))), flush=True)

@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 ENCODINGS = ("tw", "path", "wl", "adjacency", "cate")
 DEFAULT_KERNEL = {"tw": "tw", "path": "tanimoto", "wl": "tanimoto", "adjacency": "tanimoto", "cate": "matern-iso"}
-BATCH_METHODS = ("kdpp", "kdpp-map", "greedy", "kriging-believer", "ts")
+BATCH_METHODS = ("kdpp", "kdpp-anchored", "kdpp-map", "greedy", "kriging-believer", "ts")
 KDPP_POOL_PER_PICK = 4
 """By default a k-DPP batch of ``q`` is drawn among the ``4 q`` candidates best by acquisition.
 
@@ -81,8 +81,6 @@ class Optimizer:
         ``None`` is ``4 q`` for a batch of ``q``.
     :param kdpp_temperature: quality temperature of the k-DPP, ``q_i = exp(z_i / T)`` for the
         standardised posterior mean ``z``; smaller is greedier.
-    :param kdpp_anchor: every k-DPP batch holds the best candidate by acquisition (the sequential
-        pick) and draws the rest from the k-DPP conditioned on it.
     :param checkpoint: with ``encoding="cate"``, a checkpoint from ``bonas pretrain-cate``;
         ``None`` is the one bonas ships for the space.
     """
@@ -103,7 +101,6 @@ class Optimizer:
         device: str = "auto",
         kdpp_pool: int | None = None,
         kdpp_temperature: float = 1.0,
-        kdpp_anchor: bool = False,
         checkpoint: str | Path | None = None,
         _resuming: bool = False,
     ) -> None:
@@ -121,7 +118,6 @@ class Optimizer:
             "deterministic": bool(deterministic),
             "kdpp_pool": None if kdpp_pool is None else _positive(kdpp_pool, "kdpp_pool", minimum=1),
             "kdpp_temperature": _positive_float(kdpp_temperature, "kdpp_temperature"),
-            "kdpp_anchor": bool(kdpp_anchor),
             "checkpoint": None if checkpoint is None else str(checkpoint),
         }
         if checkpoint is not None and encoding != "cate":
@@ -242,14 +238,14 @@ class Optimizer:
         score_kind = "ucb" if acquisition == "ts" else acquisition
         if batch == "kriging-believer":
             return select_kriging_believer(model, candidates_X, n, score_kind, best_f, pending_X)
-        if batch in ("kdpp", "kdpp-map"):
+        if batch in ("kdpp", "kdpp-anchored", "kdpp-map"):
             believed = believe(model, pending_X) if pending_X is not None else model
             scores = acquisition_values(believed, candidates_X, score_kind, best_f)
             pool = self.settings["kdpp_pool"] or KDPP_POOL_PER_PICK * n
-            return select_kdpp_batch(believed, candidates_X, n, method="sample" if batch == "kdpp" else "greedy",
+            return select_kdpp_batch(believed, candidates_X, n, method="greedy" if batch == "kdpp-map" else "sample",
                                      pool_limit=max(n, pool), scores=scores,
                                      temperature=self.settings["kdpp_temperature"],
-                                     anchor=self.settings["kdpp_anchor"],
+                                     anchor=batch == "kdpp-anchored",
                                      generator=torch.Generator().manual_seed(seed))
         return select_greedy(model, candidates_X, n, score_kind, best_f, pending_X, seed=seed)
 
@@ -258,7 +254,9 @@ class Optimizer:
 
         :param batch: how a batch is chosen once the GP has taken over:
             ``"kdpp"`` (a quality k-DPP sample over the best candidates; the default for ``n > 1``),
-            ``"kdpp-map"`` (its greedy MAP, deterministic), ``"greedy"`` (one at a time with the
+            ``"kdpp-anchored"`` (the best candidate by acquisition, the sequential pick, plus a draw
+            of the k-DPP conditioned on it, as UCB-DPP), ``"kdpp-map"`` (the k-DPP's greedy MAP,
+            deterministic), ``"greedy"`` (one at a time with the
             chosen and in-flight ones as botorch ``X_pending``; the default for ``n = 1``),
             ``"kriging-believer"`` or ``"ts"`` (one Thompson draw per architecture). In-flight
             architectures are never proposed and, for every method but ``"ts"``, lower the value of

@@ -184,7 +184,7 @@ def test_public_api_is_reexported():
     assert bonas.Optimizer is Optimizer
 
 
-@pytest.mark.parametrize("batch", ["kdpp", "kdpp-map", "greedy", "kriging-believer", "ts"])
+@pytest.mark.parametrize("batch", ["kdpp", "kdpp-anchored", "kdpp-map", "greedy", "kriging-believer", "ts"])
 def test_every_batch_method_gives_new_distinct_cells(batch):
     opt = run(Optimizer(SPACE, seed=4, n_initial=10, deterministic=True), 10, batch=5)
     in_flight = opt.ask(3, batch=batch)
@@ -192,6 +192,14 @@ def test_every_batch_method_gives_new_distinct_cells(batch):
     keys = {SPACE.canonical_key(trial.arch) for trial in opt.trials}
     assert len(keys) == len(opt.trials) == 21
     assert not {t.arch_str for t in chosen} & {t.arch_str for t in in_flight}
+
+
+def test_an_anchored_kdpp_batch_starts_with_the_sequential_pick():
+    first = run(Optimizer(SPACE, seed=7, n_initial=8, deterministic=True), 12, batch=4)
+    second = run(Optimizer(SPACE, seed=7, n_initial=8, deterministic=True), 12, batch=4)
+    batch = first.ask(6, batch="kdpp-anchored")
+    assert len({trial.arch_str for trial in batch}) == 6
+    assert batch[0].arch_str == second.ask(1)[0].arch_str
 
 
 def test_kdpp_is_seeded_and_the_default_for_batches():
@@ -215,13 +223,12 @@ def test_log_error_transform_needs_accuracies_below_100(tmp_path):
     opt.tell(trial, 93.5)
 
 
-def test_kdpp_pool_temperature_and_anchor_are_options_that_survive_a_reload(tmp_path):
+def test_kdpp_pool_and_temperature_are_options_that_survive_a_reload(tmp_path):
     opt = Optimizer(SPACE, seed=6, n_initial=8, deterministic=True, kdpp_pool=9, kdpp_temperature=0.5,
-                    kdpp_anchor=True, storage=tmp_path / "kdpp.jsonl")
+                    storage=tmp_path / "kdpp.jsonl")
     run(opt, 12, batch=4)
     loaded = Optimizer.load(tmp_path / "kdpp.jsonl")
     assert loaded.settings["kdpp_pool"] == 9 and loaded.settings["kdpp_temperature"] == 0.5
-    assert loaded.settings["kdpp_anchor"] is True
     assert [t.arch_str for t in loaded.ask(4)] == [t.arch_str for t in opt.ask(4)]
     for options, message in (({"kdpp_pool": 0}, "kdpp_pool must be an integer >= 1"),
                              ({"kdpp_temperature": 0.0}, "kdpp_temperature must be a positive finite number"),
