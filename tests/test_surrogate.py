@@ -86,6 +86,20 @@ def test_greedy_batch_is_distinct_and_respects_pending():
     assert len(set(select_greedy(model, candidates, 4, "ucb", 0.0))) == 4
 
 
+def test_a_shortlisted_greedy_batch_equals_the_exact_one_on_a_smooth_problem():
+    """The shortlist (analytic acquisition of the believer model) keeps every pick of the exact greedy batch."""
+    X, Y = data(n=20)
+    model = fit_surrogate(X, Y, kernel_factory(4)).model
+    candidates = torch.rand(600, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) * 5
+    pending = candidates[:2]
+    exact = select_greedy(model, candidates[2:], 5, "ei", float(Y.max()), pending, shortlist=600)
+    shortlisted = select_greedy(model, candidates[2:], 5, "ei", float(Y.max()), pending, shortlist=50)
+    assert shortlisted == exact
+    believed = acquisition_values(believe(model, pending), candidates[2:], "ucb", 0.0)
+    top = set(torch.argsort(believed, descending=True)[:50].tolist())
+    assert set(select_greedy(model, candidates[2:], 8, "ucb", 0.0, pending, shortlist=50)) <= top
+
+
 def test_thompson_is_seeded_and_distinct():
     X, Y = data(n=20)
     model = fit_surrogate(X, Y, kernel_factory(4)).model
