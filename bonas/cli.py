@@ -53,7 +53,7 @@ def _top(args: argparse.Namespace, console: Console) -> int:
 
 def _replay(args: argparse.Namespace, console: Console) -> int:
     spec = ReplaySpec(space=args.space, dataset=args.dataset, objective=args.objective, queries=args.queries,
-                      batch_size=args.batch_size)
+                      batch_size=args.batch_size, asynchronous=args.asynchronous)
     try:
         benchmark = make_benchmark(spec)
     except ValueError as error:
@@ -61,7 +61,12 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
         return 2
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     console.print(f"replay {benchmark.name}: methods {', '.join(args.methods)}; {args.seeds} seed(s) from "
-                  f"{args.first_seed}; {args.queries} queries in batches of {args.batch_size}; {args.jobs} job(s)")
+                  f"{args.first_seed}; {args.queries} queries "
+                  + (f"with {args.batch_size} in flight, told as they end" if args.asynchronous
+                     else f"in batches of {args.batch_size}") + f"; {args.jobs} job(s)")
+    if args.asynchronous and args.backend != "inline":
+        console.print("[red]--asynchronous simulates each evaluation's duration from the table; use --backend inline")
+        return 2
     if args.backend != "inline" and args.jobs > 1:
         console.print(f"[red]--backend {args.backend} runs the look-ups of a batch in parallel; use --jobs 1")
         return 2
@@ -213,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--first-seed", type=int, default=0, help="first seed; seeds are consecutive (default: 0)")
     replay.add_argument("--batch-size", type=_positive_int, default=1,
                         help="architectures asked per step (default: 1, sequential)")
+    replay.add_argument("--asynchronous", action="store_true",
+                        help="keep --batch-size evaluations in flight and tell each when its simulated training (the "
+                             "table's training time) ends, asking a new one at once, as bonas.run does on a cluster "
+                             "(default: batch-synchronous)")
     replay.add_argument("--jobs", type=_positive_int, default=1, help="parallel processes over runs (default: 1)")
     replay.add_argument("--backend", default="inline", choices=BACKENDS,
                         help="where the look-ups of a batch run: inline (in the replay process), local (worker "

@@ -53,6 +53,10 @@ class ReplaySpec:
     """``None``: the space's default, ``test`` for NB201, ``val`` for NB101."""
     queries: int = 150
     batch_size: int = 1
+    asynchronous: bool = False
+    """``False``: ``batch_size`` cells are asked, all looked up, then told (batch-synchronous).
+    ``True``: ``batch_size`` cells are in flight at once and each is told when its simulated training
+    ends, a new one being asked at once (as :func:`bonas.run` keeps a cluster busy)."""
 
 
 class ReplayBenchmark:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import multiprocessing
 import time
 import warnings
@@ -16,8 +17,8 @@ from gpytorch.utils.warnings import NumericalWarning
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from bonas.backends import Backend, LocalBackend, RayBackend
-from bonas.replay.benchmark import ReplaySpec, TableObjective, make_benchmark
-from bonas.replay.strategies import make_strategy
+from bonas.replay.benchmark import ReplayBenchmark, ReplaySpec, TableObjective, make_benchmark
+from bonas.replay.strategies import Strategy, make_strategy
 
 TRIAL_COLUMNS = ("method", "seed", "query", "arch", "objective", "best_objective", "best_reported", "regret",
                  "step_wall_s", "sim_time_s")
@@ -60,7 +61,8 @@ def replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None = N
     architecture so far and ``regret`` the table optimum minus it;
     ``step_wall_s`` is the wall time of the ask/evaluate/tell step that made
     the query (shared by a batch); ``sim_time_s`` the summed simulated training
-    time, empty when the table has none.
+    time, empty when the table has none. An asynchronous ``spec`` tells one
+    architecture per step, in the order their simulated trainings end.
     """
     with warnings.catch_warnings():
         # a table replay pins the GP noise at gpytorch's floor on purpose, so clamping and jitter notices are not
@@ -72,26 +74,73 @@ def replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None = N
 def _replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None) -> list[dict[str, Any]]:
     benchmark = make_benchmark(spec)
     strategy = make_strategy(method, benchmark.space, seed, noise_free=benchmark.noise_free)
-    rows: list[dict[str, Any]] = []
-    best_objective, best_reported, sim_time = -np.inf, float("nan"), 0.0
-    while len(rows) < spec.queries:
+    record = _Recorder(method, seed, benchmark)
+    if spec.asynchronous:
+        if backend is not None:
+            raise ValueError("an asynchronous replay simulates each evaluation's duration from the table, so it runs "
+                             "its look-ups inline; use no backend")
+        _run_asynchronous(strategy, spec, benchmark, record)
+        return record.rows
+    while len(record.rows) < spec.queries:
         start = time.perf_counter()
-        archs = strategy.ask(min(spec.batch_size, spec.queries - len(rows)))
+        archs = strategy.ask(min(spec.batch_size, spec.queries - len(record.rows)))
         values = ([benchmark.objective(arch) for arch in archs] if backend is None
                   else evaluate_on(backend, spec, archs))
         strategy.tell(archs, values)
         step_wall = time.perf_counter() - start
         for arch, value in zip(archs, values):
-            if value > best_objective:
-                best_objective, best_reported = value, benchmark.reported(arch)
-            train_time = benchmark.train_time(arch)
-            sim_time = sim_time + train_time if train_time is not None else float("nan")
-            rows.append({
-                "method": method, "seed": seed, "query": len(rows) + 1, "arch": benchmark.space.to_str(arch),
-                "objective": value, "best_objective": best_objective, "best_reported": best_reported,
-                "regret": benchmark.optimum - best_reported, "step_wall_s": step_wall, "sim_time_s": sim_time,
-            })
-    return rows
+            record(arch, value, step_wall)
+    return record.rows
+
+
+def _run_asynchronous(strategy: Strategy, spec: ReplaySpec, benchmark: ReplayBenchmark, record: "_Recorder") -> None:
+    """Keep ``spec.batch_size`` evaluations in flight on a simulated clock; tell each as it ends, then ask anew.
+
+    An evaluation lasts the table's training time of its cell (one time unit
+    when the table has none, so that evaluations end in the order asked).
+    """
+    in_flight: list[tuple[float, int, Any]] = []  # (simulated end time, ask order, architecture)
+    asked, clock = 0, 0.0
+
+    def fill() -> None:
+        nonlocal asked
+        for arch in strategy.ask(min(spec.batch_size - len(in_flight), spec.queries - asked)):
+            duration = benchmark.train_time(arch)
+            heapq.heappush(in_flight, (clock + (1.0 if duration is None else duration), asked, arch))
+            asked += 1
+
+    start = time.perf_counter()
+    fill()
+    while in_flight:
+        clock, _, arch = heapq.heappop(in_flight)
+        value = benchmark.objective(arch)
+        strategy.tell([arch], [value])
+        if asked < spec.queries:
+            fill()
+        record(arch, value, time.perf_counter() - start)
+        start = time.perf_counter()
+
+
+class _Recorder:
+    """The rows of one replay (``TRIAL_COLUMNS``), one per told architecture, in the order told."""
+
+    def __init__(self, method: str, seed: int, benchmark: ReplayBenchmark) -> None:
+        self.method, self.seed, self.benchmark = method, seed, benchmark
+        self.rows: list[dict[str, Any]] = []
+        self.best_objective, self.best_reported, self.sim_time = -np.inf, float("nan"), 0.0
+
+    def __call__(self, arch: Any, value: float, step_wall: float) -> None:
+        benchmark = self.benchmark
+        if value > self.best_objective:
+            self.best_objective, self.best_reported = value, benchmark.reported(arch)
+        train_time = benchmark.train_time(arch)
+        self.sim_time = self.sim_time + train_time if train_time is not None else float("nan")
+        self.rows.append({
+            "method": self.method, "seed": self.seed, "query": len(self.rows) + 1,
+            "arch": benchmark.space.to_str(arch), "objective": value, "best_objective": self.best_objective,
+            "best_reported": self.best_reported, "regret": benchmark.optimum - self.best_reported,
+            "step_wall_s": step_wall, "sim_time_s": self.sim_time,
+        })
 
 
 def _replay_in_worker(method: str, seed: int, spec_fields: dict[str, Any]) -> list[dict[str, Any]]:
