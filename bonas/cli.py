@@ -219,9 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--batch-size", type=_positive_int, default=1,
                         help="architectures asked per step (default: 1, sequential)")
     replay.add_argument("--asynchronous", action="store_true",
-                        help="keep --batch-size evaluations in flight and tell each when its simulated training (the "
-                             "table's training time) ends, asking a new one at once, as bonas.run does on a cluster "
-                             "(default: batch-synchronous)")
+                        help="keep --batch-size evaluations in flight and tell each when its simulated training ends "
+                             "(NB101: the table's training time; NB201, whose tables have none: in the order asked), "
+                             "asking a new one at once, as bonas.run does on a cluster (default: batch-synchronous)")
     replay.add_argument("--jobs", type=_positive_int, default=1, help="parallel processes over runs (default: 1)")
     replay.add_argument("--backend", default="inline", choices=BACKENDS,
                         help="where the look-ups of a batch run: inline (in the replay process), local (worker "

@@ -56,7 +56,9 @@ class ReplaySpec:
     asynchronous: bool = False
     """``False``: ``batch_size`` cells are asked, all looked up, then told (batch-synchronous).
     ``True``: ``batch_size`` cells are in flight at once and each is told when its simulated training
-    ends, a new one being asked at once (as :func:`bonas.run` keeps a cluster busy)."""
+    ends, a new one being asked at once (as :func:`bonas.run` keeps a cluster busy). NAS-Bench-101 gives
+    the training times; the NAS-Bench-201 tables bonas ships have none, so there every evaluation
+    takes one time unit and cells are told in the order asked."""
 
 
 class ReplayBenchmark:

@@ -99,7 +99,7 @@ def test_help_documents_every_option(capsys):
         main(["replay", "--help"])
     text = capsys.readouterr().out
     for option in ("--space", "--dataset", "--objective", "--methods", "--queries", "--seeds", "--first-seed",
-                   "--batch-size", "--jobs", "--backend", "--ray-address", "--out"):
+                   "--batch-size", "--asynchronous", "--jobs", "--backend", "--ray-address", "--out"):
         assert option in text
 
 
@@ -123,3 +123,35 @@ def test_backend_with_several_jobs_is_refused(tmp_path, capsys):
     assert main(["replay", "--backend", "local", "--jobs", "2", "--queries", "4", "--seeds", "1",
                  "--out", str(tmp_path)]) == 2
     assert "use --jobs 1" in capsys.readouterr().out
+
+
+def test_an_asynchronous_replay_tells_each_cell_when_its_simulated_training_ends():
+    """NB101 has training times: the 8 cells in flight are told shortest training first. NB201 has none: first asked,
+    first told."""
+    spec = ReplaySpec(space="nb101", queries=8, batch_size=8)
+    benchmark = make_benchmark(spec)
+    first_batch = [row["arch"] for row in replay("random", 0, spec)]
+    rows = replay("random", 0, ReplaySpec(space="nb101", queries=8, batch_size=8, asynchronous=True))
+    durations = {arch: benchmark.train_time(benchmark.space.from_str(arch)) for arch in first_batch}
+    assert len(set(durations.values())) == 8
+    assert [row["arch"] for row in rows] == sorted(first_batch, key=durations.__getitem__)
+    assert [row["query"] for row in rows] == list(range(1, 9))
+    nb201 = ReplaySpec(dataset="cifar10", queries=12, batch_size=4)
+    synchronous = [row["arch"] for row in replay("random", 0, nb201)]
+    asynchronous = replay("random", 0, ReplaySpec(dataset="cifar10", queries=12, batch_size=4, asynchronous=True))
+    assert [row["arch"] for row in asynchronous] == synchronous
+
+
+def test_an_asynchronous_tw_replay_keeps_its_cells_distinct_and_refuses_a_backend():
+    spec = ReplaySpec(dataset="cifar10", queries=16, batch_size=4, asynchronous=True)
+    rows = replay("tw", 0, spec)
+    assert len(rows) == 16 and len({row["arch"] for row in rows}) == 16
+    assert np.all(np.diff([row["best_objective"] for row in rows]) >= 0)
+    with LocalBackend(n_workers=2) as backend, pytest.raises(ValueError, match="asynchronous replay .* use no backend"):
+        replay("tw", 0, spec, backend)
+
+
+def test_asynchronous_cli_refuses_a_backend(tmp_path, capsys):
+    assert main(["replay", "--asynchronous", "--backend", "local", "--queries", "4", "--seeds", "1",
+                 "--out", str(tmp_path)]) == 2
+    assert "--asynchronous simulates" in capsys.readouterr().out
