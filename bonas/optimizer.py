@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 ENCODINGS = ("tw", "path", "wl", "adjacency", "cate")
 DEFAULT_KERNEL = {"tw": "tw", "path": "tanimoto", "wl": "tanimoto", "adjacency": "tanimoto", "cate": "matern-iso"}
+MIN_OBSERVATIONS = 2
+"""The GP is never fitted on fewer results than this, whatever ``n_initial``."""
 BATCH_METHODS = ("kdpp", "kdpp-anchored", "kdpp-map", "greedy", "kriging-believer", "ts")
 KDPP_POOL_PER_PICK = 4
 """By default a k-DPP batch of ``q`` is drawn among the ``4 q`` candidates best by acquisition.
@@ -65,7 +67,10 @@ class Optimizer:
     :param encoding: ``"tw"`` (tree-Wasserstein), ``"path"``, ``"wl"``, ``"adjacency"`` or ``"cate"``
         (a pretrained CATE transformer's embeddings under an isotropic Matern 5/2 kernel).
     :param acquisition: ``"ei"`` (botorch LogEI), ``"ucb"`` or ``"ts"`` (Thompson sampling).
-    :param n_initial: number of random architectures asked before the GP takes over.
+    :param n_initial: results told before the GP takes over; until then every ask is random. In-flight
+        architectures do not count: a GP fitted on the first two or three results of a busy cluster
+        chose worse than random cells would (``benchmarks/RESULTS.md``, asynchronous replays), so a
+        cluster of ``w`` workers asks up to ``n_initial + w - 1`` random architectures.
     :param seed: seeds every random choice; the same seed and tells give the same asks.
     :param storage: path of the JSON Lines journal, or ``None`` to keep state in memory.
     :param maximize: ``False`` to minimise the told values.
@@ -266,7 +271,7 @@ class Optimizer:
         batch = _choice("batch", batch, BATCH_METHODS) if batch is not None else ("kdpp" if n > 1 else "greedy")
         rng = self._rng()
         kernel_state = None
-        if len(self.completed) + len(self.pending) < self.settings["n_initial"] or len(self.completed) < 2:
+        if len(self.completed) < max(self.settings["n_initial"], MIN_OBSERVATIONS):
             archs = self._random_archs(n, rng)
         else:
             archs = self._model_based(n, batch, rng)
