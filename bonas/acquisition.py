@@ -93,9 +93,9 @@ def select_greedy(
         points costs a joint posterior per candidate; the analytic one, one marginal).
     :returns: ``q`` indices into ``candidates_X``.
     """
-    monte_carlo = q > 1 or (pending_X is not None and len(pending_X) > 0)
-    if monte_carlo and len(candidates_X) > shortlist:
-        believed = believe(model, pending_X) if pending_X is not None and len(pending_X) else model
+    has_pending = pending_X is not None and len(pending_X) > 0
+    if (q > 1 or has_pending) and len(candidates_X) > shortlist:
+        believed = believe(model, pending_X) if has_pending else model
         rows = torch.argsort(acquisition_values(believed, candidates_X, kind, best_f), descending=True)[:shortlist]
         chosen = select_greedy(model, candidates_X[rows], q, kind, best_f, pending_X, seed, shortlist)
         return [int(rows[index]) for index in chosen]
