@@ -9,6 +9,7 @@ from bonas.networks import build_network
 from bonas.optimizer import Optimizer
 from bonas.spaces import (
     NB101_OPS,
+    DARTS_OPS,
     NB201_OPS,
     CellArch,
     CellSpace,
@@ -18,6 +19,7 @@ from bonas.spaces import (
     NASBench201Space,
     NB201Arch,
     Space,
+    SubsetSpace,
 )
 from bonas.trial import Trial, TrialState
 
@@ -38,6 +40,7 @@ __all__ = [
     "NASBench101Table",
     "NB101Record",
     "NB101_OPS",
+    "DARTS_OPS",
     "DARTSArch",
     "DARTSSpace",
     "Journal",
@@ -49,6 +52,7 @@ __all__ = [
     "NB201Record",
     "Optimizer",
     "Space",
+    "SubsetSpace",
     "Trial",
     "TrialState",
     "__version__",

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from bonas.backends import LocalBackend
 from bonas.evaluators import NASWOT, CIFAR10Folder, TrainingEvaluator, digits
+from bonas.journal import JournalCorruptError
 from bonas.loop import run
 from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
 from bonas.optimizer import ENCODINGS, Optimizer
@@ -88,10 +89,14 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
 def _search(args: argparse.Namespace, console: Console) -> int:
     space = space_from_name(args.space)
     if args.journal is not None and args.journal.exists():
-        opt = Optimizer.load(args.journal)
-        if opt.space.name != space.name:
-            console.print(f"[red]{args.journal} is a journal of space {opt.space.name!r}, not {space.name!r}")
+        try:
+            opt = Optimizer.load(args.journal, space=space)
+        except (JournalCorruptError, ValueError) as error:
+            console.print(f"[red]cannot resume {args.journal}: {error}")
             return 2
+        kept = {name: opt.settings[name] for name in ("encoding", "seed") if opt.settings[name] != getattr(args, name)}
+        if kept:
+            console.print(f"[yellow]resuming {args.journal}: its settings {kept} are kept over the options given")
     else:
         opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal)
     if args.data == "digits":

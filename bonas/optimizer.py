@@ -9,6 +9,7 @@ optimizer from that journal alone.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
@@ -115,7 +116,7 @@ class Optimizer:
             "encoding": _choice("encoding", encoding, ENCODINGS),
             "acquisition": _choice("acquisition", acquisition, ACQUISITIONS),
             "n_initial": _positive(n_initial, "n_initial", minimum=1),
-            "seed": int(seed),
+            "seed": _positive(seed, "seed", minimum=0),
             "maximize": bool(maximize),
             "candidates": _choice("candidates", candidates, CANDIDATE_STRATEGIES),
             "pool_size": _positive(pool_size, "pool_size", minimum=1),
@@ -132,7 +133,7 @@ class Optimizer:
         if candidates == "all" and not space.is_enumerable:
             raise ValueError(f"candidates='all' needs an enumerable space; {space.name!r} is not")
         self.device = resolve_device(device)
-        self._encoder = make_encoder(encoding, space, **({"checkpoint": checkpoint} if checkpoint else {}))
+        self._encoder = make_encoder(encoding, space, **_encoder_options(encoding, checkpoint, self.device))
         self._encoding_cache: dict[Any, Tensor] = {}
         self._trials: list[Trial] = []
         self._key_owner: dict[Hashable, int] = {}
@@ -141,8 +142,10 @@ class Optimizer:
         self.last_fit = ""
         self._journal = Journal(storage) if storage is not None else None
         if self._journal is not None and not _resuming:
-            if self._journal.exists():
-                created = self._journal.read().events[0]
+            # a file holding only a torn first line is a crash while creating it: nothing was recorded
+            events = self._journal.read().events if self._journal.exists() else []
+            if events:
+                created = events[0]
                 theirs = created.get("settings", {}).get("space")
                 if theirs != space.name:
                     raise ValueError(f"{storage} is a journal of space {theirs!r}, not {space.name!r}")
@@ -170,7 +173,7 @@ class Optimizer:
         done = self.completed
         if not done:
             return None
-        sign = 1.0 if self.settings["maximize"] else -1.0
+        sign = self._sign()
         return max(done, key=lambda trial: sign * trial.value)
 
     def _sign(self) -> float:
@@ -227,6 +230,11 @@ class Optimizer:
             self._kernel_state = {name: value.detach().clone()
                                   for name, value in result.model.covar_module.named_parameters()}
         candidates = self._candidates(rng)
+        if not candidates:
+            raise RuntimeError(f"every architecture of space {self.space.name!r} has been asked; nothing left to propose")
+        if len(candidates) < n:
+            logger.warning("only %d unseen architecture(s) left; asking %d instead of %d", len(candidates),
+                           len(candidates), n)
         candidates_X = self._encode(candidates)
         pending = self.pending
         pending_X = self._encode([trial.arch for trial in pending]) if pending else None
@@ -308,7 +316,11 @@ class Optimizer:
         trial_id = trial.id if isinstance(trial, Trial) else trial
         if isinstance(trial_id, bool) or not isinstance(trial_id, (int, np.integer)) or not 0 <= trial_id < len(self._trials):
             raise KeyError(f"unknown trial {trial_id!r}; this optimizer has trials 0..{len(self._trials) - 1}")
-        return self._trials[int(trial_id)]
+        own = self._trials[int(trial_id)]
+        if isinstance(trial, Trial) and trial.arch_str != own.arch_str:
+            raise KeyError(f"trial {trial_id} ({trial.arch_str}) is not a trial of this optimizer: its trial "
+                           f"{trial_id} is {own.arch_str}")
+        return own
 
     def _value(self, value: Any, label: str) -> float:
         """A finite value, below 100 when the log-error transform needs accuracies in percent."""
@@ -365,21 +377,35 @@ class Optimizer:
         return trial
 
     @classmethod
-    def load(cls, path: str | Path, in_flight: str = "keep", device: str = "auto") -> "Optimizer":
+    def load(cls, path: str | Path, in_flight: str = "keep", device: str = "auto",
+             space: Space | None = None) -> "Optimizer":
         """Rebuild an optimizer from its journal and keep appending to it.
 
         :param in_flight: what to do with trials asked but never told:
             ``"keep"`` (still running; tell them later) or ``"abandon"``
             (recorded as abandoned, so their architectures can be asked again).
+        :param space: the search space, needed for a space bonas cannot build by name (a
+            ``CellSpace``, a ``SubsetSpace``, your own ``Space``); its name must be the journal's.
         """
         _choice("in_flight", in_flight, ("keep", "abandon"))
         journal = Journal(path)
         contents = journal.read()
         if not contents.events or contents.events[0]["event"] != "create":
             raise JournalCorruptError(f"{path}: the first event must be 'create' with the optimizer's settings")
-        settings = dict(contents.events[0]["settings"])
-        space = space_from_name(settings.pop("space"))
-        optimizer = cls(space, storage=path, device=device, _resuming=True, **settings)
+        settings = _journalled_settings(contents.events[0], path)
+        name = settings.pop("space")
+        if space is None:
+            try:
+                space = space_from_name(name)
+            except ValueError:
+                raise ValueError(f"{path} is a journal of space {name!r}, which bonas cannot build by name; "
+                                 f"pass it: Optimizer.load({str(path)!r}, space=...)") from None
+        elif space.name != name:
+            raise ValueError(f"{path} is a journal of space {name!r}, not {space.name!r}")
+        try:
+            optimizer = cls(space, storage=path, device=device, _resuming=True, **settings)
+        except (TypeError, ValueError) as error:
+            raise JournalCorruptError(f"{path}, line 1: invalid settings: {error}") from None
         optimizer._replay(contents.events[1:], path)
         running = optimizer.pending
         if running:
@@ -395,7 +421,7 @@ class Optimizer:
             for number, event in enumerate(events, start=2):
                 try:
                     self._apply(event)
-                except (KeyError, ValueError, TypeError) as error:
+                except (KeyError, ValueError, TypeError, AttributeError, RuntimeError) as error:
                     raise JournalCorruptError(f"{path}, line {number}: cannot replay {event.get('event')!r}: {error}") from None
         finally:
             self._journal = journal
@@ -409,8 +435,7 @@ class Optimizer:
                             asked_at=event.get("asked_at")))
             self._n_asks = int(event["ask"])
             if "kernel" in event:
-                self._kernel_state = {name: torch.tensor(value, dtype=torch.float64, device=self.device)
-                                      for name, value in event["kernel"].items()}
+                self._kernel_state = self._journalled_kernel(event["kernel"])
         elif kind == "attach":
             self.attach(self.space.from_str(event["arch"]), event["value"], event.get("info"))
         elif kind == "create":
@@ -420,9 +445,44 @@ class Optimizer:
             self.tell(event["trial"], event.get("value"), state=state, info=event.get("info"))
             self._trials[event["trial"]].told_at = event.get("told_at")
 
+    def _journalled_kernel(self, state: Any) -> dict[str, Tensor]:
+        """A journalled kernel state, checked against the parameters of this optimizer's kernel."""
+        if not isinstance(state, dict):
+            raise ValueError(f"kernel state is a {type(state).__name__}, not an object")
+        tensors = {name: torch.tensor(value, dtype=torch.float64, device=self.device) for name, value in state.items()}
+        dims = self._encoder.dim
+        expected = make_kernel(DEFAULT_KERNEL[self.settings["encoding"]], dims,
+                               groups=getattr(self._encoder, "groups", None))
+        shapes = {name: parameter.shape for name, parameter in expected.named_parameters()}
+        for name, tensor in tensors.items():
+            if shapes.get(name) != tensor.shape:
+                raise ValueError(f"kernel parameter {name!r} of shape {tuple(tensor.shape)} does not fit the "
+                                 f"{self.settings['encoding']} kernel (expected {tuple(shapes[name]) if name in shapes else 'no such parameter'})")
+        return tensors
+
     def __repr__(self) -> str:
         return (f"Optimizer(space={self.space.name!r}, encoding={self.settings['encoding']!r}, "
                 f"trials={len(self._trials)}, pending={len(self.pending)})")
+
+
+def _journalled_settings(created: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The settings of a journal's ``create`` event; ``JournalCorruptError`` naming what is missing or unknown."""
+    settings = created.get("settings")
+    if not isinstance(settings, dict) or "space" not in settings:
+        raise JournalCorruptError(f"{path}, line 1: the 'create' event has no settings with a space")
+    known = set(inspect.signature(Optimizer).parameters) - {"space", "storage", "device", "_resuming"}
+    unknown = sorted(set(settings) - known - {"space"})
+    if unknown:
+        raise JournalCorruptError(f"{path}, line 1: unknown setting(s) {unknown}; written by another bonas version?")
+    return dict(settings)
+
+
+def _encoder_options(encoding: str, checkpoint: str | Path | None, device: torch.device) -> dict[str, Any]:
+    """Keyword arguments of ``make_encoder``: the CATE transformer runs on the optimizer's device; the other
+    encoders are Python graph walks whose rows are cached on the CPU."""
+    if encoding != "cate":
+        return {}
+    return {"device": device, **({"checkpoint": checkpoint} if checkpoint is not None else {})}
 
 
 def _positive(value: Any, name: str, minimum: int) -> int:

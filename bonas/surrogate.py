@@ -140,6 +140,16 @@ def _fit(model: ArchitectureGP) -> None:
     model.eval()
 
 
+def _warm_start(model: ArchitectureGP, state: dict[str, Tensor]) -> bool:
+    """Load a previous kernel's parameters into ``model``; ``False`` (logged) when they do not fit it."""
+    try:
+        model.covar_module.load_state_dict(state, strict=False)
+    except RuntimeError as error:
+        logger.warning("ignoring a warm start that does not fit the kernel: %s", error)
+        return False
+    return True
+
+
 def fit_surrogate(
     train_X: Tensor,
     train_Y: Tensor,
@@ -160,8 +170,8 @@ def fit_surrogate(
         attempts.append(("learned-noise", False))
     for how, pinned in attempts:
         model = _build(train_X, train_Y, make_kernel(), pinned)
-        if warm_start is not None:
-            model.covar_module.load_state_dict(warm_start, strict=False)
+        if warm_start is not None and not _warm_start(model, warm_start):
+            warm_start = None
         try:
             _fit(model)
             return FitResult(model, how)
@@ -169,8 +179,7 @@ def fit_surrogate(
             logger.warning("GP fit (%s) on %d points failed: %s: %s", how, len(train_X), type(error).__name__, error)
     model = _build(train_X, train_Y, make_kernel(), False)
     how = "prior"
-    if warm_start is not None:
-        model.covar_module.load_state_dict(warm_start, strict=False)
+    if warm_start is not None and _warm_start(model, warm_start):
         how = "previous"
     logger.warning("using the %s kernel hyperparameters without fitting", how)
     model.eval()

@@ -7,6 +7,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import torch
 
 import bonas
 from bonas.journal import JournalCorruptError
@@ -235,3 +236,100 @@ def test_kdpp_pool_and_temperature_are_options_that_survive_a_reload(tmp_path):
                              ({"kdpp_temperature": float("nan")}, "kdpp_temperature must be a positive finite")):
         with pytest.raises(ValueError, match=message):
             Optimizer(SPACE, **options)
+
+
+def test_a_trial_of_another_optimizer_is_refused():
+    first, second = Optimizer(SPACE, seed=0), Optimizer(SPACE, seed=1)
+    theirs, ours = first.ask(1)[0], second.ask(1)[0]
+    assert theirs.id == ours.id and theirs.arch_str != ours.arch_str
+    with pytest.raises(KeyError, match="not a trial of this optimizer"):
+        second.tell(theirs, 90.0)
+    assert second.pending == [ours]
+    assert second.tell(ours, 90.0).value == 90.0
+
+
+def test_a_user_space_journal_resumes_with_its_space(tmp_path):
+    space = bonas.CellSpace(["conv", "pool"], max_nodes=5, max_edges=6, name="mine")
+    path = tmp_path / "mine.jsonl"
+    opt = Optimizer(space, n_initial=2, seed=0, storage=path, encoding="path")
+    for trial in opt.ask(3):
+        opt.tell(trial, float(trial.id))
+    with pytest.raises(ValueError, match=r"space 'mine', which bonas cannot build by name; pass it"):
+        Optimizer.load(path)
+    with pytest.raises(ValueError, match="journal of space 'mine', not 'nb201'"):
+        Optimizer.load(path, space=SPACE)
+    loaded = Optimizer.load(path, space=space)
+    assert [(t.arch_str, t.value) for t in loaded.trials] == [(t.arch_str, t.value) for t in opt.trials]
+    assert [t.arch_str for t in loaded.ask(2)] == [t.arch_str for t in opt.ask(2)]
+
+
+def test_a_torn_create_line_starts_afresh(tmp_path):
+    path = tmp_path / "run.jsonl"
+    path.write_text('{"v": 1, "event": "cre')
+    opt = Optimizer(SPACE, n_initial=2, storage=path)
+    opt.tell(opt.ask(1)[0], 90.0)
+    assert [t.value for t in Optimizer.load(path).trials] == [90.0]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda event: event.pop("settings"), "no settings with a space"),
+    (lambda event: event["settings"].update(future_option=1), r"unknown setting\(s\) \['future_option'\]"),
+    (lambda event: event["settings"].update(n_initial=0), "invalid settings: n_initial must be"),
+])
+def test_corrupt_settings_name_what_is_wrong(tmp_path, edit, message):
+    path = tmp_path / "run.jsonl"
+    Optimizer(SPACE, storage=path)
+    created = json.loads(path.read_text())
+    edit(created)
+    path.write_text(json.dumps(created) + "\n")
+    with pytest.raises(JournalCorruptError, match=message):
+        Optimizer.load(path)
+
+
+@pytest.mark.parametrize("kernel, message", [
+    ([1.0], "kernel state is a list"),
+    ({"base_kernel.raw_lengthscale": [[0.1, 0.2]]}, r"kernel parameter .base_kernel.raw_lengthscale. of shape \(1, 2\).*expected \(1, 3\)"),
+])
+def test_a_corrupt_kernel_state_is_refused_on_load(tmp_path, kernel, message):
+    path = tmp_path / "run.jsonl"
+    opt = Optimizer(SPACE, n_initial=2, seed=0, storage=path, deterministic=True)
+    run(opt, 3)
+    opt.ask(1)
+    lines = path.read_text().splitlines()
+    last = json.loads(lines[-1])
+    assert "kernel" in last
+    last["kernel"] = kernel
+    path.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+    with pytest.raises(JournalCorruptError, match=message):
+        Optimizer.load(path)
+
+
+def test_a_warm_start_that_does_not_fit_is_ignored(caplog):
+    from bonas.kernels import make_kernel
+    from bonas.surrogate import fit_surrogate
+
+    train_X = torch.rand(6, 3, dtype=torch.float64)
+    train_Y = train_X.sum(dim=-1, keepdim=True)
+    wrong = {"base_kernel.raw_lengthscale": torch.zeros(1, 5, dtype=torch.float64)}
+    result = fit_surrogate(train_X, train_Y, lambda: make_kernel("rbf", 3).to(train_X), warm_start=wrong)
+    assert result.how == "fit" and "ignoring a warm start" in caplog.text
+
+
+def test_negative_seed_is_refused_before_anything_is_written(tmp_path):
+    path = tmp_path / "run.jsonl"
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        Optimizer(SPACE, seed=-1, storage=path)
+    assert not path.exists()
+
+
+def test_an_exhausted_space_says_so():
+    space = bonas.SubsetSpace(SPACE, [SPACE.from_str(BEST), *SPACE.sample(3, np.random.default_rng(0))])
+    opt = Optimizer(space, n_initial=2, seed=0, candidates="all", deterministic=True)
+    for trial in opt.ask(2):
+        opt.tell(trial, objective(trial.arch))
+    last = opt.ask(5)
+    assert len(last) == 2
+    for trial in last:
+        opt.tell(trial, objective(trial.arch))
+    with pytest.raises(RuntimeError, match="every architecture of space .* has been asked"):
+        opt.ask(1)

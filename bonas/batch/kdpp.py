@@ -293,6 +293,8 @@ def select_kdpp_batch(
     if anchor:
         L = condition_kernel(L, 0)
     wanted = q - len(anchored)
+    if wanted == 0:
+        return [int(shortlist[0])]
     k = min(wanted, numerical_rank(L))
     drawn = [] if k == 0 else sample_kdpp(L, k, generator) if method == "sample" else greedy_map_kdpp(L, k)
     positions = anchored + [position + len(anchored) for position in drawn]

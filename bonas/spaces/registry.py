@@ -1,4 +1,7 @@
-"""Spaces by name, so a journal or a command line can name the space it needs."""
+"""The spaces bonas builds by name, so a journal or a command line can name the space it needs.
+
+Any other space (a ``CellSpace``, a ``SubsetSpace``, a user ``Space``) is passed to ``Optimizer.load(path, space=...)``.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,6 @@ from bonas.spaces.darts import DARTSSpace
 from bonas.spaces.nb201 import NASBench201Space
 
 _SPACES: dict[str, Callable[[], Space]] = {"nb201": NASBench201Space, "nb101": NASBench101Space, "darts": DARTSSpace}
-
-
-def register_space(name: str, factory: Callable[[], Space]) -> None:
-    """Make ``space_from_name(name)`` build a space with ``factory()``."""
-    _SPACES[name] = factory
 
 
 def space_from_name(name: str) -> Space:

@@ -86,7 +86,10 @@ class SubsetSpace(Space):
         return self.base.to_str(arch)
 
     def from_str(self, text: str) -> Any:
-        return self.base.from_str(text)
+        """The member written ``text``; ``ValueError`` for a cell of the base space outside the subset."""
+        arch = self.base.from_str(text)
+        self.validate(arch)
+        return arch
 
     def canonical_key(self, arch: Any) -> Hashable:
         """The base space's key; members' keys are computed once, when the subset is built."""

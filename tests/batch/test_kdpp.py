@@ -224,3 +224,4 @@ def test_an_anchored_batch_holds_the_best_candidate_by_score(fitted_gp, method):
         assert batch[0] == int(scores.argmax()) and len(set(batch)) == 8
         assert set(batch) <= set(torch.argsort(scores, descending=True)[:32].tolist())
     assert select_kdpp_batch(model, candidates_X, 1, method=method, scores=scores, anchor=True) == [int(scores.argmax())]
+    assert select_kdpp_batch(model, candidates_X[:1], 1, method=method, anchor=True) == [0]
