@@ -1,7 +1,8 @@
 """Batch regret relative to sequential regret, seed by seed, with a paired bootstrap interval.
 
-Reads the per-seed ``trials.csv`` of two replays run on the same seeds (the
-same seed gives both the same initial random cells) and prints, per
+Reads the per-seed ``trials.csv`` of two replays run on the same seeds (paired
+by seed; their random initial cells differ, since the optimizer draws them
+per ask and a batch run asks fewer times) and prints, per
 checkpoint, mean regret of each, their ratio ``batch / sequential`` and a 90 %
 paired-bootstrap interval of that ratio (seeds resampled together, 10,000
 draws, fixed generator), so that "within 20 % of sequential" can be read with
