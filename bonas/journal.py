@@ -7,9 +7,9 @@ is ``create`` with the study's settings. Every append is flushed and
 the line it was writing. Reading tells such a torn last line apart from
 corruption in the middle of the file: the first is reported and cut off before
 the next append, the second raises :class:`JournalCorruptError` naming the
-line. :class:`JournalState` holds the rules an event must satisfy (a tell only
-for a running trial, ids increasing), so a writer checks an event before it
-appends it and a reader checks the file when it replays it. No pickle: JSON only.
+line. What an event may say about the trials (a tell only for a running trial,
+ids in order) is checked by the ``Optimizer``, which writes and replays the
+journal. No pickle: JSON only.
 """
 
 from __future__ import annotations
@@ -18,18 +18,15 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bonas.trial import Trial, TrialState
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 EVENTS = ("create", "ask", "tell", "fail", "abandon", "attach")
-OUTCOME_EVENTS = {"tell": TrialState.COMPLETE, "fail": TrialState.FAILED, "abandon": TrialState.ABANDONED}
 _TAIL_BLOCK_BYTES = 1 << 16
 
 
@@ -73,17 +70,6 @@ def check_event(event: Any, where: str) -> None:
         raise JournalCorruptError(f"{where}: format version {event.get('v')!r} is not supported (expected {FORMAT_VERSION})")
     if event.get("event") not in EVENTS:
         raise JournalCorruptError(f"{where}: unknown event {event.get('event')!r}; expected one of {list(EVENTS)}")
-
-
-def check_compatible(create_event: dict[str, Any], space_name: str, source: str = "the journal") -> None:
-    """Raise ``ValueError`` naming both spaces unless ``create_event`` created a study of ``space_name``."""
-    if not isinstance(create_event, dict) or create_event.get("event") != "create":
-        found = create_event.get("event") if isinstance(create_event, dict) else create_event
-        raise ValueError(f"{source} does not start with a 'create' event (found {found!r})")
-    settings = create_event.get("settings")
-    theirs = settings.get("space") if isinstance(settings, dict) else None
-    if theirs != space_name:
-        raise ValueError(f"{source} is a journal of space {theirs!r}, not {space_name!r}")
 
 
 def _parse_constant(name: str) -> float:
@@ -190,142 +176,3 @@ class Journal:
                 os.fsync(directory)
             finally:
                 os.close(directory)
-
-
-def _trial_id(event: dict[str, Any]) -> int:
-    trial_id = event.get("trial")
-    if isinstance(trial_id, bool) or not isinstance(trial_id, int) or trial_id < 0:
-        raise ValueError(f"{event['event']!r} event: 'trial' must be a non-negative integer id, got {trial_id!r}")
-    return trial_id
-
-
-def _finite_value(event: dict[str, Any], trial_id: int) -> float:
-    value = event.get("value")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{event['event']!r} event for trial {trial_id}: value must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _arch_str(event: dict[str, Any], trial_id: int) -> str:
-    arch_str = event.get("arch")
-    if not isinstance(arch_str, str):
-        raise ValueError(f"{event['event']!r} event for trial {trial_id}: 'arch' must be the space's string, got {arch_str!r}")
-    return arch_str
-
-
-def _info(event: dict[str, Any], trial_id: int) -> dict[str, Any]:
-    info = event.get("info", {})
-    if info is None:
-        return {}
-    if not isinstance(info, dict):
-        raise ValueError(f"{event['event']!r} event for trial {trial_id}: 'info' must be an object, got {info!r}")
-    return dict(info)
-
-
-class JournalState:
-    """The study a sequence of events describes, and the rules the next event must satisfy.
-
-    A writer calls :meth:`check` before appending an event (so a bad one raises
-    and the journal stays unchanged), then :meth:`apply`; a reader applies each
-    event of the file in turn (:func:`replay`). ``parse_arch`` turns an
-    ``arch_str`` into the space's architecture (``space.from_str``); without it
-    a trial's ``arch`` is its string.
-    """
-
-    def __init__(self, parse_arch: Callable[[str], Any] | None = None) -> None:
-        self.parse_arch = parse_arch
-        self.settings: dict[str, Any] | None = None
-        self.trials: dict[int, Trial] = {}
-        self.next_id = 0
-        """The smallest id a new trial may take (ids strictly increase)."""
-
-    @property
-    def running(self) -> list[Trial]:
-        """Trials asked and not yet told: in flight."""
-        return [trial for trial in self.trials.values() if trial.state == TrialState.RUNNING]
-
-    def check(self, event: dict[str, Any]) -> None:
-        """Raise ``ValueError`` naming the trial and its state unless ``event`` may follow the events so far."""
-        if not isinstance(event, dict):
-            raise ValueError(f"expected an event object, got {type(event).__name__}")
-        kind = event.get("event")
-        if kind not in EVENTS:
-            raise ValueError(f"unknown event {kind!r}; expected one of {list(EVENTS)}")
-        if kind == "create":
-            if self.settings is not None:
-                raise ValueError("a second 'create' event; a journal holds one study")
-            settings = event.get("settings")
-            if not isinstance(settings, dict) or not isinstance(settings.get("space"), str):
-                raise ValueError(f"'create' event: 'settings' must be an object naming the 'space', got {settings!r}")
-            return
-        if self.settings is None:
-            raise ValueError(f"{kind!r} event before the 'create' event; a journal starts with 'create'")
-        trial_id = _trial_id(event)
-        if kind in ("ask", "attach"):
-            if trial_id < self.next_id:
-                raise ValueError(f"{kind!r} event: trial id {trial_id} is not above the last id {self.next_id - 1}")
-            _arch_str(event, trial_id)
-            if kind == "attach":
-                _finite_value(event, trial_id)
-        else:
-            trial = self.trials.get(trial_id)
-            if trial is None:
-                known = f"0..{self.next_id - 1}" if self.trials else "none yet"
-                raise ValueError(f"{kind!r} event: unknown trial {trial_id}; trial ids known: {known}")
-            if trial.state != TrialState.RUNNING:
-                raise ValueError(f"{kind!r} event: trial {trial_id} ({trial.arch_str}) was already told: it is "
-                                 f"{trial.state.value}, not running")
-            if kind == "tell":
-                _finite_value(event, trial_id)
-            elif event.get("value") is not None:
-                raise ValueError(f"{kind!r} event for trial {trial_id}: a {OUTCOME_EVENTS[kind].value} trial takes "
-                                 f"no value, got {event['value']!r}")
-        _info(event, trial_id)
-
-    def apply(self, event: dict[str, Any]) -> Trial | None:
-        """Check ``event``, then record it; the trial it created or changed (``None`` for ``create``)."""
-        self.check(event)
-        kind = event["event"]
-        if kind == "create":
-            self.settings = dict(event["settings"])
-            return None
-        trial_id = event["trial"]
-        if kind in ("ask", "attach"):
-            arch_str = event["arch"]
-            arch = self.parse_arch(arch_str) if self.parse_arch is not None else arch_str
-            asked_at = event.get("asked_at", event.get("told_at"))
-            trial = Trial(id=trial_id, arch=arch, arch_str=arch_str, asked_at=asked_at)
-            self.trials[trial_id] = trial
-            self.next_id = trial_id + 1
-            if kind == "ask":
-                return trial
-        else:
-            trial = self.trials[trial_id]
-        trial.state = OUTCOME_EVENTS.get(kind, TrialState.COMPLETE)
-        trial.value = float(event["value"]) if trial.state == TrialState.COMPLETE else None
-        trial.info = _info(event, trial_id)
-        trial.told_at = event.get("told_at")
-        return trial
-
-
-def replay(
-    events: Iterable[dict[str, Any]],
-    parse_arch: Callable[[str], Any] | None = None,
-    source: str = "journal",
-) -> JournalState:
-    """The state ``events`` (one per line of ``source``) describe; :class:`JournalCorruptError` naming the line otherwise.
-
-    ``state.trials`` maps each trial id to its :class:`~bonas.trial.Trial`,
-    ``state.settings`` holds the ``create`` event's settings.
-    """
-    state = JournalState(parse_arch)
-    count = 0
-    for count, event in enumerate(events, start=1):
-        try:
-            state.apply(event)
-        except ValueError as error:
-            kind = event.get("event") if isinstance(event, dict) else event
-            raise JournalCorruptError(f"{source}, line {count}: cannot replay {kind!r}: {error}") from None
-    if count == 0:
-        raise JournalCorruptError(f"{source}: no events; a journal starts with a 'create' event")
-    return state
