@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from matplotlib.lines import Line2D
 from rich.console import Console
 from rich.table import Table
 
+from bonas.files import atomic_write
 from bonas.replay.runner import TRIAL_COLUMNS
 from bonas.spaces.base import Space
 
@@ -53,11 +55,19 @@ def summarize(rows: Sequence[dict[str, Any]], checkpoints: Sequence[int] = CHECK
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    """Write ``rows`` with a header of ``columns``."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns))
-        writer.writeheader()
-        writer.writerows(rows)
+    """Write ``rows`` with a header of ``columns``, atomically."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(columns))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, text.getvalue().encode())
+
+
+def _save_figure(figure: Figure, path: Path, dpi: int) -> None:
+    """``figure`` as a PNG at ``path``, atomically."""
+    image = io.BytesIO()
+    figure.savefig(image, dpi=dpi, format="png")
+    atomic_write(path, image.getvalue())
 
 
 def print_summary(summary: Sequence[dict[str, Any]], title: str, console: Console | None = None) -> None:
@@ -111,7 +121,7 @@ def plot_regret(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
     axes[0][0].legend()
     figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    _save_figure(figure, path, dpi=110)
 
 
 def _layered_positions(graph: nx.DiGraph) -> dict[int, tuple[float, float]]:
@@ -145,7 +155,7 @@ def plot_best_cells(rows: Sequence[dict[str, Any]], space: Space, path: Path) ->
     handles = [Line2D([], [], marker="o", linestyle="", color=colours[op], label=op) for op in ops]
     figure.legend(handles=handles, loc="lower center", ncol=min(len(ops), 7), fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.1, 1, 1))
-    figure.savefig(path, dpi=100)
+    _save_figure(figure, path, dpi=100)
 
 
 def write_outputs(rows: Sequence[dict[str, Any]], space: Space, out: Path, title: str) -> list[dict[str, Any]]:

@@ -185,7 +185,13 @@ def run_replays(
                            for method, seed in tasks}
                 for future in as_completed(futures):
                     method, seed = futures[future]
-                    results[method, seed] = future.result()
+                    try:
+                        results[method, seed] = future.result()
+                    except Exception as error:
+                        # fail now rather than after every queued replay has run
+                        pool.shutdown(cancel_futures=True)
+                        raise RuntimeError(f"replay of {method!r} seed {seed} failed: {type(error).__name__}: "
+                                           f"{error}") from error
                     progress.update(bar, description=f"{method} seed {seed} done")
                     progress.advance(bar)
     return [row for task in tasks for row in results[task]]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import torch
 
 from bonas.encoders.base import graph_vocabulary, max_graph_nodes
 from bonas.encoders.cate.model import CATEConfig, CATEModel
+from bonas.files import atomic_write
 from bonas.spaces.base import Space
 
 FORMAT = "bonas-cate"
@@ -30,15 +29,6 @@ VERSION = 1
 def packaged_checkpoint(space_name: str) -> Path:
     """Where the checkpoint bonas ships for ``space_name`` lives (it may not exist)."""
     return Path(str(resources.files("bonas.encoders.cate").joinpath("checkpoints", f"{space_name}.pt")))
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(handle.name, 0o644)
-    os.replace(handle.name, path)
 
 
 def metadata_path(path: Path) -> Path:
@@ -59,10 +49,10 @@ def save_checkpoint(path: str | Path, model: CATEModel, space: Space, training: 
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save({name: value.detach().cpu() for name, value in model.state_dict().items()}, buffer)
-    _atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
     meta = {"format": FORMAT, "version": VERSION, "space": space.name, "vocabulary": list(graph_vocabulary(space)),
             "config": model.config.to_dict(), "training": training}
-    _atomic_write(metadata_path(path), (json.dumps(meta, indent=2) + "\n").encode())
+    atomic_write(metadata_path(path), (json.dumps(meta, indent=2) + "\n").encode())
     return metadata_path(path)
 
 
