@@ -111,6 +111,11 @@ def check_node_op_graph(graph: nx.DiGraph) -> None:
     if not nx.is_directed_acyclic_graph(graph):
         raise ValueError(f"graph has a cycle: {nx.find_cycle(graph)}")
     nodes = sorted(graph.nodes)
+    if nodes != list(range(len(nodes))):
+        raise ValueError(f"graph nodes must be numbered 0..{len(nodes) - 1}; they are {nodes}")
+    backward = [(u, v) for u, v in graph.edges if u >= v]
+    if backward:
+        raise ValueError(f"graph edges must go from a lower to a higher node number; {backward} do not")
     if any("op" not in graph.nodes[node] for node in nodes):
         raise ValueError("graph has a node without an 'op' attribute")
     ops = [graph.nodes[node]["op"] for node in nodes]
