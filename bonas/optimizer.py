@@ -179,7 +179,10 @@ class Optimizer:
     def _sign(self) -> float:
         return 1.0 if self.settings["maximize"] else -1.0
 
-    def _encode(self, archs: Sequence[Any]) -> Tensor:
+    def _encode(self, archs: Sequence[Any], cache: bool = True) -> Tensor:
+        """``n x d`` encodings on the optimizer's device; with ``cache``, rows are kept for the next asks."""
+        if not cache:
+            return self._encoder.encode(list(archs)).to(self.device)
         missing = [arch for arch in dict.fromkeys(archs) if arch not in self._encoding_cache]
         if missing:
             for arch, row in zip(missing, self._encoder.encode(missing)):
@@ -235,7 +238,9 @@ class Optimizer:
         if len(candidates) < n:
             logger.warning("only %d unseen architecture(s) left; asking %d instead of %d", len(candidates),
                            len(candidates), n)
-        candidates_X = self._encode(candidates)
+        # an enumerable space's pool recurs from ask to ask; elsewhere most candidates are new each time and
+        # caching them would grow without bound (trials are cached: every fit re-encodes them)
+        candidates_X = self._encode(candidates, cache=self.space.is_enumerable)
         pending = self.pending
         pending_X = self._encode([trial.arch for trial in pending]) if pending else None
         chosen = self._select(result.model, candidates_X, min(n, len(candidates)), batch, float(train_Y.max()),

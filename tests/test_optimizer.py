@@ -333,3 +333,14 @@ def test_an_exhausted_space_says_so():
         opt.tell(trial, objective(trial.arch))
     with pytest.raises(RuntimeError, match="every architecture of space .* has been asked"):
         opt.ask(1)
+
+
+def test_candidates_of_a_space_too_large_to_enumerate_are_not_cached():
+    opt = Optimizer(DARTSSpace(), encoding="path", n_initial=2, seed=0, pool_size=50, deterministic=True)
+    for step in range(3):
+        for trial in opt.ask(1):
+            opt.tell(trial, float(step))
+    assert len(opt._encoding_cache) == 2
+    nb201 = Optimizer(SPACE, n_initial=2, seed=0, pool_size=50, deterministic=True)
+    run(nb201, 3)
+    assert len(nb201._encoding_cache) > 3
