@@ -67,7 +67,9 @@ class Optimizer:
     :param space: the search space (``bonas.spaces``).
     :param encoding: ``"tw"`` (tree-Wasserstein), ``"path"``, ``"wl"``, ``"adjacency"`` or ``"cate"``
         (a pretrained CATE transformer's embeddings under an isotropic Matern 5/2 kernel).
-    :param acquisition: ``"ei"`` (botorch LogEI), ``"ucb"`` or ``"ts"`` (Thompson sampling).
+    :param acquisition: ``"ei"`` (botorch LogEI), ``"ucb"`` or ``"ts"`` (Thompson sampling). With ``"ts"``
+        a single ask draws from the posterior; a batch chosen by ``kdpp``, ``greedy`` or
+        ``kriging-believer`` scores its candidates by UCB, and ``ask(n, batch="ts")`` draws once per pick.
     :param n_initial: results told before the GP takes over; until then every ask is random. In-flight
         architectures do not count: a GP fitted on the first two or three results of a busy cluster
         chose worse than random cells would (``benchmarks/RESULTS.md``, asynchronous replays), so a
