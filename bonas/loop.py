@@ -6,10 +6,10 @@ import logging
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from bonas.backends.base import Backend, Evaluate
+from bonas.backends.base import Backend, Evaluate, Outcome
 from bonas.backends.local import LocalBackend
 from bonas.optimizer import Optimizer
-from bonas.trial import TrialState
+from bonas.trial import Trial, TrialState
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +55,7 @@ def run(
                         trials[trial.id] = trial
                         backend.submit(trial.id, evaluate, trial.arch)
                 for outcome in backend.wait():
-                    trial = trials.pop(outcome.trial_id)
-                    if outcome.error is None:
-                        opt.tell(trial, outcome.value, info=outcome.info | {"attempts": outcome.attempts})
-                    else:
-                        logger.warning("trial %d (%s) failed: %s", trial.id, trial.arch_str, outcome.error)
-                        opt.tell(trial, state="failed", info=outcome.info | {"error": outcome.error,
-                                                                              "attempts": outcome.attempts})
+                    _tell(opt, trials.pop(outcome.trial_id), outcome)
                     best = opt.best_trial
                     progress.update(bar, completed=_n_told(opt),
                                     description=f"bonas run, best {best.value:.4g}" if best else "bonas run")
@@ -69,6 +63,19 @@ def run(
         if own_backend:
             backend.shutdown()
     return opt
+
+
+def _tell(opt: Optimizer, trial: Trial, outcome: Outcome) -> None:
+    """Tell ``outcome``; a value the optimizer refuses (e.g. 100 under ``log-error``) fails the trial, naming why."""
+    error = outcome.error
+    if error is None:
+        try:
+            opt.tell(trial, outcome.value, info=outcome.info | {"attempts": outcome.attempts})
+            return
+        except ValueError as refusal:
+            error = f"the optimizer refused the result {outcome.value!r}: {refusal}"
+    logger.warning("trial %d (%s) failed: %s", trial.id, trial.arch_str, error)
+    opt.tell(trial, state="failed", info=outcome.info | {"error": error, "attempts": outcome.attempts})
 
 
 def _n_told(opt: Optimizer) -> int:

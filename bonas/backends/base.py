@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bonas.journal import check_json
+
 Evaluate = Callable[[Any], "float | dict[str, Any]"]
 
 
@@ -36,7 +38,11 @@ def call_evaluate(evaluate: Evaluate, arch: Any) -> tuple[float | None, dict[str
         return None, {}, f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=5)}"
     info: dict[str, Any] = {}
     if isinstance(result, dict):
-        info = {key: value for key, value in result.items() if key != "value"}
+        info = {key: _plain(value) for key, value in result.items() if key != "value"}
+        try:
+            check_json(info, "evaluate's info")
+        except ValueError as error:
+            return None, {}, f"{error}; return numbers, strings, lists or dicts besides 'value'"
         if "value" not in result:
             return None, info, f"evaluate returned a dict without a 'value' entry: keys {sorted(result)}"
         result = result["value"]
@@ -47,6 +53,17 @@ def call_evaluate(evaluate: Evaluate, arch: Any) -> tuple[float | None, dict[str
     if not math.isfinite(value):
         return None, info, f"evaluate returned a non-finite value {value!r}"
     return value, info, None
+
+
+def _plain(value: Any) -> Any:
+    """numpy and torch scalars and arrays as Python numbers and lists (what a JSON journal can hold)."""
+    if hasattr(value, "tolist") and callable(value.tolist):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 class Backend(ABC):

@@ -17,6 +17,9 @@ from typing import Any
 
 from bonas.backends.base import Backend, Evaluate, Outcome, call_evaluate
 
+EXIT_GRACE_S = 5.0
+"""How long a worker that has sent its result may take to exit before it is killed."""
+
 
 def _work(connection: Connection, evaluate: Evaluate, arch: Any) -> None:
     connection.send(call_evaluate(evaluate, arch))
@@ -85,7 +88,11 @@ class LocalBackend(Backend):
                 result = job.connection.recv()
             except (EOFError, OSError):
                 result = None
-        job.process.join()
+        job.process.join(timeout=EXIT_GRACE_S if result is not None else None)
+        if job.process.is_alive():
+            # the result is in; a worker kept alive by a thread its evaluation left running is not waited for
+            job.process.kill()
+            job.process.join()
         job.connection.close()
         self._running.remove(job)
         if result is not None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import bonas
 from bonas.backends import LocalBackend, Outcome
@@ -44,6 +45,21 @@ def sleep_then_answer(seconds_and_value):
     return {"value": value, "slept": seconds}
 
 
+def numpy_info(arch) -> dict:
+    return {"value": np.float32(accuracy(arch)), "epochs": np.int64(12), "curve": np.array([0.5, 0.75])}
+
+
+def hundred_on_pool(arch) -> float:
+    return 100.0 if "avg_pool_3x3" in arch.ops else min(accuracy(arch), 99.0)
+
+
+def leave_a_thread_running(value) -> float:
+    import threading
+
+    threading.Thread(target=time.sleep, args=(60,)).start()  # not a daemon: the worker cannot exit
+    return value
+
+
 def test_call_evaluate_splits_values_infos_and_errors():
     assert call_evaluate(lambda arch: 1.5, None) == (1.5, {}, None)
     assert call_evaluate(lambda arch: {"value": 2, "epochs": 3}, None) == (2.0, {"epochs": 3}, None)
@@ -52,6 +68,33 @@ def test_call_evaluate_splits_values_infos_and_errors():
     assert "not a number" in call_evaluate(lambda arch: "high", None)[2]
     value, _, error = call_evaluate(lambda arch: 1 / 0, None)
     assert value is None and error.startswith("ZeroDivisionError: division by zero")
+    assert call_evaluate(lambda arch: {"value": 1, "n": np.int64(3), "t": torch.tensor(0.5)}, None) == (
+        1.0, {"n": 3, "t": 0.5}, None)
+    value, info, error = call_evaluate(lambda arch: {"value": 1, "model": object()}, None)
+    assert value is None and info == {} and "evaluate's info.model is a object" in error
+
+
+def test_a_worker_that_cannot_exit_still_answers():
+    start = time.monotonic()
+    with LocalBackend(n_workers=1, start_method="fork") as backend:
+        backend.submit(0, leave_a_thread_running, 7.0)
+        assert backend.wait()[0].value == 7.0
+    assert time.monotonic() - start < 30
+
+
+def test_run_loop_journals_numpy_infos_and_fails_refused_values(tmp_path):
+    path = tmp_path / "run.jsonl"
+    opt = bonas.Optimizer(SPACE, seed=0, n_initial=4, storage=path)
+    backend = LocalBackend(n_workers=2, start_method="fork")
+    bonas.run(opt, numpy_info, backend=backend, n_trials=3, max_in_flight=2, show_progress=False)
+    assert all(trial.info["epochs"] == 12 and trial.info["curve"] == [0.5, 0.75] for trial in opt.completed)
+    logged = bonas.Optimizer(SPACE, seed=2, n_initial=4, storage=tmp_path / "log.jsonl", outcome_transform="log-error")
+    bonas.run(logged, hundred_on_pool, backend=backend, n_trials=10, max_in_flight=2, show_progress=False)
+    backend.shutdown()
+    failed = [trial for trial in logged.trials if trial.state == bonas.TrialState.FAILED]
+    assert failed and all("refused the result 100.0" in trial.info["error"] for trial in failed)
+    assert sum(trial.state != bonas.TrialState.RUNNING for trial in logged.trials) == 10
+    assert [t.state for t in bonas.Optimizer.load(tmp_path / "log.jsonl").trials] == [t.state for t in logged.trials]
 
 
 def test_local_backend_returns_outcomes_as_they_finish():
