@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from bonas.backends.base import Backend, Evaluate, Outcome
 from bonas.backends.local import LocalBackend
+from bonas.journal import check_json
 from bonas.optimizer import Optimizer
 from bonas.trial import Trial, TrialState
 
@@ -66,16 +68,26 @@ def run(
 
 
 def _tell(opt: Optimizer, trial: Trial, outcome: Outcome) -> None:
-    """Tell ``outcome``; a value the optimizer refuses (e.g. 100 under ``log-error``) fails the trial, naming why."""
+    """Tell ``outcome``; a result the optimizer refuses (e.g. 100 under ``log-error``) fails the trial, naming why."""
+    info = outcome.info | {"attempts": outcome.attempts}
     error = outcome.error
     if error is None:
         try:
-            opt.tell(trial, outcome.value, info=outcome.info | {"attempts": outcome.attempts})
+            opt.tell(trial, outcome.value, info=info)
             return
         except ValueError as refusal:
             error = f"the optimizer refused the result {outcome.value!r}: {refusal}"
     logger.warning("trial %d (%s) failed: %s", trial.id, trial.arch_str, error)
-    opt.tell(trial, state="failed", info=outcome.info | {"error": error, "attempts": outcome.attempts})
+    opt.tell(trial, state="failed", info=_journalable(info) | {"error": error})
+
+
+def _journalable(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` if a journal can hold it, else only its ``attempts`` (a backend's info may be what was refused)."""
+    try:
+        check_json(info, "info")
+    except ValueError:
+        return {"attempts": info["attempts"]}
+    return info
 
 
 def _n_told(opt: Optimizer) -> int:

@@ -18,12 +18,26 @@ from typing import Any
 from bonas.backends.base import Backend, Evaluate, Outcome, call_evaluate
 
 EXIT_GRACE_S = 5.0
-"""How long a worker that has sent its result may take to exit before it is killed."""
+"""How long a worker that has sent its result, or was terminated, may take to exit before it is killed."""
 
 
 def _work(connection: Connection, evaluate: Evaluate, arch: Any) -> None:
     connection.send(call_evaluate(evaluate, arch))
     connection.close()
+
+
+def _end(process: Any, terminate: bool = True) -> None:
+    """Wait up to ``EXIT_GRACE_S`` for ``process`` to exit (after ``terminate()`` when asked), then kill it.
+
+    A worker may never exit by itself: its evaluation left a non-daemon thread
+    running, or it ignores SIGTERM. It is not waited for past the grace period.
+    """
+    if terminate:
+        process.terminate()
+    process.join(timeout=EXIT_GRACE_S)
+    if process.is_alive():
+        process.kill()
+        process.join()
 
 
 @dataclass
@@ -88,11 +102,7 @@ class LocalBackend(Backend):
                 result = job.connection.recv()
             except (EOFError, OSError):
                 result = None
-        job.process.join(timeout=EXIT_GRACE_S if result is not None else None)
-        if job.process.is_alive():
-            # the result is in; a worker kept alive by a thread its evaluation left running is not waited for
-            job.process.kill()
-            job.process.join()
+        _end(job.process, terminate=False)
         job.connection.close()
         self._running.remove(job)
         if result is not None:
@@ -105,8 +115,7 @@ class LocalBackend(Backend):
                                            f"{job.attempts} attempt(s)", attempts=job.attempts)
 
     def _expire(self, job: _Job) -> Outcome:
-        job.process.terminate()
-        job.process.join()
+        _end(job.process)
         job.connection.close()
         self._running.remove(job)
         return Outcome(job.trial_id, error=f"timed out after {self.timeout_s} s", attempts=job.attempts)
@@ -140,8 +149,7 @@ class LocalBackend(Backend):
 
     def shutdown(self) -> None:
         for job in list(self._running):
-            job.process.terminate()
-            job.process.join()
+            _end(job.process)
             job.connection.close()
         self._running.clear()
         self._queue.clear()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import bonas
-from bonas.backends import LocalBackend, Outcome
+from bonas.backends import Backend, LocalBackend, Outcome, local
 from bonas.backends.base import call_evaluate
 from bonas.backends.ray import call_evaluate_within
 
@@ -60,6 +60,37 @@ def leave_a_thread_running(value) -> float:
     return value
 
 
+def object_info_on_pool(arch) -> dict:
+    return {"value": min(accuracy(arch), 99.0), "model": object() if "avg_pool_3x3" in arch.ops else 1}
+
+
+def ignore_sigterm_then_sleep(seconds) -> float:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(seconds)
+    return 1.0
+
+
+class InlineBackend(Backend):
+    """Evaluates in this process and hands on the evaluator's dict as it is, as a third-party backend might."""
+
+    def __init__(self) -> None:
+        self._outcomes: list[Outcome] = []
+
+    def submit(self, trial_id: int, evaluate, arch) -> None:
+        result = evaluate(arch)
+        self._outcomes.append(Outcome(trial_id, result.pop("value"), result))
+
+    def wait(self, timeout: float | None = None) -> list[Outcome]:
+        outcomes, self._outcomes = self._outcomes, []
+        return outcomes
+
+    @property
+    def n_running(self) -> int:
+        return len(self._outcomes)
+
+
 def test_call_evaluate_splits_values_infos_and_errors():
     assert call_evaluate(lambda arch: 1.5, None) == (1.5, {}, None)
     assert call_evaluate(lambda arch: {"value": 2, "epochs": 3}, None) == (2.0, {"epochs": 3}, None)
@@ -87,14 +118,27 @@ def test_run_loop_journals_numpy_infos_and_fails_refused_values(tmp_path):
     opt = bonas.Optimizer(SPACE, seed=0, n_initial=4, storage=path)
     backend = LocalBackend(n_workers=2, start_method="fork")
     bonas.run(opt, numpy_info, backend=backend, n_trials=3, max_in_flight=2, show_progress=False)
-    assert all(trial.info["epochs"] == 12 and trial.info["curve"] == [0.5, 0.75] for trial in opt.completed)
+    journaled = bonas.Optimizer.load(path).trials
+    assert len(journaled) == 3 and [t.value for t in journaled] == [t.value for t in opt.trials]
+    assert all(t.info["epochs"] == 12 and t.info["curve"] == [0.5, 0.75] for t in journaled + opt.trials)
     logged = bonas.Optimizer(SPACE, seed=2, n_initial=4, storage=tmp_path / "log.jsonl", outcome_transform="log-error")
     bonas.run(logged, hundred_on_pool, backend=backend, n_trials=10, max_in_flight=2, show_progress=False)
     backend.shutdown()
     failed = [trial for trial in logged.trials if trial.state == bonas.TrialState.FAILED]
     assert failed and all("refused the result 100.0" in trial.info["error"] for trial in failed)
     assert sum(trial.state != bonas.TrialState.RUNNING for trial in logged.trials) == 10
-    assert [t.state for t in bonas.Optimizer.load(tmp_path / "log.jsonl").trials] == [t.state for t in logged.trials]
+    reloaded = bonas.Optimizer.load(tmp_path / "log.jsonl").trials
+    assert [(t.state, t.value, t.info) for t in reloaded] == [(t.state, t.value, t.info) for t in logged.trials]
+
+
+def test_run_loop_fails_a_trial_whose_info_the_journal_refuses(tmp_path):
+    opt = bonas.Optimizer(SPACE, seed=0, n_initial=4, storage=tmp_path / "run.jsonl")
+    bonas.run(opt, object_info_on_pool, backend=InlineBackend(), n_trials=8, max_in_flight=2, show_progress=False)
+    failed = [trial for trial in opt.trials if trial.state == bonas.TrialState.FAILED]
+    assert failed and all("tell event.info.model is a object" in trial.info["error"] for trial in failed)
+    assert all(trial.info == {"attempts": 1, "error": trial.info["error"]} for trial in failed)
+    assert sum(trial.state != bonas.TrialState.RUNNING for trial in opt.trials) == 8
+    assert [t.state for t in bonas.Optimizer.load(tmp_path / "run.jsonl").trials] == [t.state for t in opt.trials]
 
 
 def test_local_backend_returns_outcomes_as_they_finish():
@@ -126,6 +170,18 @@ def test_local_backend_times_out():
         start = time.monotonic()
         outcome = backend.wait()[0]
         assert "timed out after 0.5 s" in outcome.error and time.monotonic() - start < 10
+
+
+def test_a_worker_that_ignores_sigterm_is_killed(monkeypatch):
+    monkeypatch.setattr(local, "EXIT_GRACE_S", 0.5)
+    with LocalBackend(n_workers=1, timeout_s=1.0, start_method="fork") as backend:
+        backend.submit(0, ignore_sigterm_then_sleep, 60.0)
+        start = time.monotonic()
+        assert "timed out after 1.0 s" in backend.wait()[0].error and time.monotonic() - start < 10
+        backend.submit(1, ignore_sigterm_then_sleep, 60.0)
+        assert backend.wait(timeout=0.5) == []
+        start = time.monotonic()
+    assert time.monotonic() - start < 10  # shutdown too
 
 
 def test_bad_backend_options_are_named():
