@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1

@@ -13,12 +13,14 @@ import inspect
 import logging
 import math
 import time
+from functools import cached_property
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from gpytorch.kernels import Kernel
 from torch import Tensor
 
 from bonas.acquisition import (
@@ -221,12 +223,10 @@ class Optimizer:
         train_X = self._encode([trial.arch for trial in done])
         values = torch.tensor([[self._sign() * trial.value] for trial in done], dtype=train_X.dtype, device=self.device)
         train_Y = transform_outcomes(values, self.settings["outcome_transform"])
-        groups = getattr(self._encoder, "groups", None)
-        kernel_name = DEFAULT_KERNEL[self.settings["encoding"]]
         result = fit_surrogate(
             train_X,
             train_Y,
-            lambda: make_kernel(kernel_name, train_X.shape[-1], groups=groups).to(train_X),
+            lambda: self._new_kernel().to(train_X),
             deterministic=self.settings["deterministic"],
             warm_start=self._kernel_state,
         )
@@ -452,19 +452,27 @@ class Optimizer:
             self.tell(event["trial"], event.get("value"), state=state, info=event.get("info"))
             self._trials[event["trial"]].told_at = event.get("told_at")
 
+    def _new_kernel(self) -> Kernel:
+        """The encoding's kernel over this optimizer's encodings, at its default hyperparameters."""
+        return make_kernel(DEFAULT_KERNEL[self.settings["encoding"]], self._encoder.dim,
+                           groups=getattr(self._encoder, "groups", None))
+
+    @cached_property
+    def _kernel_shapes(self) -> dict[str, torch.Size]:
+        """Shape of each named parameter of the kernel, which a journalled kernel state must match."""
+        return {name: parameter.shape for name, parameter in self._new_kernel().named_parameters()}
+
     def _journalled_kernel(self, state: Any) -> dict[str, Tensor]:
         """A journalled kernel state, checked against the parameters of this optimizer's kernel."""
         if not isinstance(state, dict):
             raise ValueError(f"kernel state is a {type(state).__name__}, not an object")
         tensors = {name: torch.tensor(value, dtype=torch.float64, device=self.device) for name, value in state.items()}
-        dims = self._encoder.dim
-        expected = make_kernel(DEFAULT_KERNEL[self.settings["encoding"]], dims,
-                               groups=getattr(self._encoder, "groups", None))
-        shapes = {name: parameter.shape for name, parameter in expected.named_parameters()}
         for name, tensor in tensors.items():
-            if shapes.get(name) != tensor.shape:
+            if name not in self._kernel_shapes:
+                raise ValueError(f"the {self.settings['encoding']} kernel has no parameter {name!r}")
+            if tensor.shape != self._kernel_shapes[name]:
                 raise ValueError(f"kernel parameter {name!r} of shape {tuple(tensor.shape)} does not fit the "
-                                 f"{self.settings['encoding']} kernel (expected {tuple(shapes[name]) if name in shapes else 'no such parameter'})")
+                                 f"{self.settings['encoding']} kernel (expected {tuple(self._kernel_shapes[name])})")
         return tensors
 
     def __repr__(self) -> str:
@@ -477,8 +485,8 @@ def _journalled_settings(created: dict[str, Any], path: str | Path) -> dict[str,
     settings = created.get("settings")
     if not isinstance(settings, dict) or "space" not in settings:
         raise JournalCorruptError(f"{path}, line 1: the 'create' event has no settings with a space")
-    known = set(inspect.signature(Optimizer).parameters) - {"space", "storage", "device", "_resuming"}
-    unknown = sorted(set(settings) - known - {"space"})
+    known = set(inspect.signature(Optimizer).parameters) - {"storage", "device", "_resuming"}
+    unknown = sorted(set(settings) - known)
     if unknown:
         raise JournalCorruptError(f"{path}, line 1: unknown setting(s) {unknown}; written by another bonas version?")
     return dict(settings)
