@@ -170,3 +170,24 @@ def select_thompson(model: Model, candidates_X: Tensor, q: int, generator: torch
         draw[chosen_positions] = -torch.inf
         chosen_positions.append(int(torch.argmax(draw)))
     return [int(shortlist[position]) for position in chosen_positions]
+
+
+SELECTION_ERRORS = (RuntimeError, ValueError, ArithmeticError)
+"""What a degenerate posterior raises inside a batch rule (``torch.linalg.LinAlgError`` and linear_operator's
+``NotPSDError`` are ``RuntimeError``; botorch refuses NaN inputs with ``ValueError``): the optimizer falls back."""
+
+
+@torch.no_grad()
+def fallback_selection(model: Model, candidates_X: Tensor, q: int, seed: int) -> tuple[list[int], str]:
+    """``q`` distinct indices when a batch rule failed: the best by posterior mean, or random if it is not finite.
+
+    :returns: the indices and how they were chosen (``"posterior-mean"`` or ``"random"``).
+    """
+    try:
+        mean, _ = posterior_marginals(model, candidates_X)
+        if bool(torch.isfinite(mean).all()):
+            return [int(index) for index in torch.argsort(mean, descending=True, stable=True)[:q]], "posterior-mean"
+    except SELECTION_ERRORS:
+        pass
+    order = torch.randperm(len(candidates_X), generator=torch.Generator().manual_seed(seed))
+    return [int(index) for index in order[:q]], "random"

@@ -7,9 +7,15 @@ is ``create`` with the study's settings. Every append is flushed and
 the line it was writing. Reading tells such a torn last line apart from
 corruption in the middle of the file: the first is reported and cut off before
 the next append, the second raises :class:`JournalCorruptError` naming the
-line. What an event may say about the trials (a tell only for a running trial,
-ids in order) is checked by the ``Optimizer``, which writes and replays the
-journal. No pickle: JSON only.
+line. A last line that is a complete event without its newline (an editor
+strips it; a crash between the line and its newline cannot, one ``write``
+holds both) is kept, and the newline is added before the next append.
+:func:`check_event_fields` checks each event's fields; what an event may say
+about the trials (a tell only for a running trial, ids in order) is checked by
+the ``Optimizer``, which writes and replays the journal. No pickle: JSON only.
+
+An optimizer holds the journal's lock (:mod:`bonas.journal_lock`) while it is
+open, so a journal has one writer at a time; :meth:`Journal.read` needs no lock.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bonas.journal_lock import JournalLock
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +48,7 @@ class JournalContents:
     events: list[dict[str, Any]]
     torn_tail: bool
     torn_bytes: int = 0
+    missing_newline: bool = False
 
 
 def check_json(value: Any, where: str) -> None:
@@ -71,6 +80,88 @@ def check_event(event: Any, where: str) -> None:
         raise JournalCorruptError(f"{where}: unknown event {event.get('event')!r}; expected one of {list(EVENTS)}")
 
 
+def _is_number(value: Any) -> bool:
+    """An int or float (not a bool) that a float holds finitely: a 400-digit integer is not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _field_problem(event: dict[str, Any], name: str, rule: str) -> str | None:
+    """What is wrong with ``event[name]`` under ``rule``, or ``None``; a missing field is wrong unless optional."""
+    if name not in event:
+        return None if rule.endswith("?") else "is missing"
+    value, rule = event[name], rule.rstrip("?")
+    if rule == "id":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return None if ok else f"is {value!r}, not a trial id (an integer >= 0)"
+    if rule == "count":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        return None if ok else f"is {value!r}, not an ask number (an integer >= 1)"
+    if rule == "number":
+        return None if _is_number(value) else f"is {_short(value)}, not a finite number"
+    if rule == "number-or-null":
+        return None if value is None or _is_number(value) else f"is {_short(value)}, not a finite number or null"
+    if rule == "null":
+        return None if value is None else f"is {_short(value)}; a failed or abandoned trial has no value"
+    if rule == "text":
+        return None if isinstance(value, str) else f"is {_short(value)}, not a string"
+    if rule == "object":
+        return None if isinstance(value, dict) else f"is {_short(value)}, not an object"
+    raise ValueError(f"unknown field rule {rule!r}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+
+
+EVENT_FIELDS: dict[str, dict[str, str]] = {
+    "create": {"settings": "object"},
+    "ask": {"trial": "id", "arch": "text", "ask": "count", "asked_at": "number-or-null?", "kernel": "object?"},
+    "tell": {"trial": "id", "value": "number", "info": "object?", "told_at": "number-or-null?"},
+    "fail": {"trial": "id", "value": "null?", "info": "object?", "told_at": "number-or-null?"},
+    "abandon": {"trial": "id", "value": "null?", "info": "object?", "told_at": "number-or-null?"},
+    "attach": {"trial": "id", "arch": "text", "value": "number", "info": "object?", "told_at": "number-or-null?"},
+}
+"""The fields each event of an optimizer's journal holds, and what each must be (``?``: optional)."""
+
+
+def check_event_fields(event: dict[str, Any], where: str) -> None:
+    """Raise :class:`JournalCorruptError` naming ``where`` and the field unless ``event``'s fields are as written.
+
+    ``event`` has passed :func:`check_event`. Checked on load so that a line which parses but could not have been
+    written by bonas (an ask number of -5, a 400-digit value) is refused with its line instead of breaking a
+    later ask.
+    """
+    for name, rule in EVENT_FIELDS[event["event"]].items():
+        problem = _field_problem(event, name, rule)
+        if problem is not None:
+            raise JournalCorruptError(f"{where}: {event['event']!r} event field {name!r} {problem}")
+
+
+def _parse_line(line: bytes, where: str) -> dict[str, Any]:
+    """One journal line as a checked event; :class:`JournalCorruptError` naming ``where`` otherwise."""
+    try:
+        event = json.loads(line, parse_constant=_parse_constant, parse_float=_parse_float)
+    except ValueError as error:
+        raise JournalCorruptError(f"{where}: not valid JSON ({error})") from None
+    check_event(event, where)
+    return event
+
+
+def _complete_event(line: bytes) -> bool:
+    """Whether a last line without its newline is nonetheless a whole event (and not a torn prefix of one)."""
+    try:
+        _parse_line(line, "last line")
+    except JournalCorruptError:
+        return False
+    return True
+
+
 def _parse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a finite number")
 
@@ -88,6 +179,25 @@ class Journal:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._tail_checked = False
+        self._lock: JournalLock | None = None
+
+    def lock(self) -> None:
+        """Take the journal's one-writer lock (shared with a journal of this process that holds it already).
+
+        :raises bonas.journal_lock.JournalLockedError: naming the holder, when another process holds it.
+        """
+        if self._lock is None:
+            self._lock = JournalLock.acquire(self.path)
+
+    def claim(self) -> None:
+        """Become the journal of this process that appends; an older one sharing the lock is refused from now on."""
+        self.lock()
+        self._lock.claim(self)
+
+    def close(self) -> None:
+        """Release the lock (unless a newer journal of this process has claimed it); later appends are refused."""
+        if self._lock is not None:
+            self._lock.release(self)
 
     def exists(self) -> bool:
         """Whether the file exists and holds at least one byte."""
@@ -104,22 +214,22 @@ class Journal:
             raise FileNotFoundError(f"no journal at {self.path}")
         lines = self.path.read_bytes().split(b"\n")
         tail = lines.pop()
-        events = []
-        for number, line in enumerate(lines, start=1):
-            where = f"{self.path}, line {number}"
-            try:
-                event = json.loads(line, parse_constant=_parse_constant, parse_float=_parse_float)
-            except ValueError as error:
-                raise JournalCorruptError(f"{where}: not valid JSON ({error})") from None
-            check_event(event, where)
-            events.append(event)
+        events = [_parse_line(line, f"{self.path}, line {number}") for number, line in enumerate(lines, start=1)]
+        if tail and _complete_event(tail):
+            events.append(_parse_line(tail, f"{self.path}, line {len(lines) + 1}"))
+            logger.info("%s, line %d: a complete last event without its newline; the newline is added before the "
+                        "next append", self.path, len(lines) + 1)
+            return JournalContents(events, torn_tail=False, missing_newline=True)
         if tail:
             logger.warning("%s, line %d: the last line (%d bytes) is incomplete, as a crash mid-write leaves it; "
                            "it is ignored and cut off before the next append", self.path, len(lines) + 1, len(tail))
         return JournalContents(events, torn_tail=bool(tail), torn_bytes=len(tail))
 
     def repair_tail(self) -> int:
-        """Cut an incomplete last line, so the next event starts a line of its own; the bytes cut."""
+        """Cut an incomplete last line, so the next event starts a line of its own; the bytes cut.
+
+        A last line that is a complete event without its newline is kept: the newline is added.
+        """
         self._tail_checked = True
         if not self.exists():
             return 0
@@ -135,6 +245,13 @@ class Journal:
                     break
                 end = start
             if end == size:
+                return 0
+            handle.seek(end)
+            if _complete_event(handle.read(size - end)):
+                handle.seek(size)
+                handle.write(b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
                 return 0
             logger.warning("%s: cutting an incomplete last line of %d bytes before appending", self.path, size - end)
             handle.truncate(end)
@@ -156,6 +273,8 @@ class Journal:
             raise ValueError(str(error)) from None
         check_json(record, f"{record['event']} event")
         line = (json.dumps(record, allow_nan=False, sort_keys=True) + "\n").encode("ascii")
+        if self._lock is not None:
+            self._lock.check_writer(self)
         if not self._tail_checked:
             self.repair_tail()
         new_file = not self.path.exists()

@@ -12,9 +12,10 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import multiprocessing
 import time
 from functools import cached_property
-from collections.abc import Hashable, Sequence
+from collections.abc import Container, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ from torch import Tensor
 
 from bonas.acquisition import (
     ACQUISITIONS,
+    SELECTION_ERRORS,
     acquisition_values,
     believe,
+    fallback_selection,
     select_greedy,
     select_kriging_believer,
     select_thompson,
@@ -35,7 +38,7 @@ from bonas.batch import select_kdpp_batch
 from bonas.candidates import CANDIDATE_STRATEGIES, local_pool, whole_space
 from bonas.encoders import make_encoder
 from bonas.encoders.base import resolve_device
-from bonas.journal import Journal, JournalCorruptError
+from bonas.journal import Journal, JournalCorruptError, check_event_fields
 from bonas.kernels import make_kernel
 from bonas.spaces.registry import space_from_name
 from bonas.spaces.base import Space
@@ -48,6 +51,10 @@ ENCODINGS = ("tw", "path", "wl", "adjacency", "cate")
 DEFAULT_KERNEL = {"tw": "tw", "path": "tanimoto", "wl": "tanimoto", "adjacency": "tanimoto", "cate": "matern-iso"}
 MIN_OBSERVATIONS = 2
 """The GP is never fitted on fewer results than this, whatever ``n_initial``."""
+SAMPLE_ROUND = 40_000
+"""Most architectures a random ask samples at once (``4 n`` for ``n`` up to 10,000)."""
+STALE_ROUNDS = 3
+"""Rounds of sampling that find no unseen architecture before an enumerable space is enumerated instead."""
 BATCH_METHODS = ("kdpp", "kdpp-anchored", "kdpp-map", "greedy", "kriging-believer", "ts")
 KDPP_POOL_PER_PICK = 4
 """By default a k-DPP batch of ``q`` is drawn among the ``4 q`` candidates best by acquisition.
@@ -112,7 +119,7 @@ class Optimizer:
         kdpp_pool: int | None = None,
         kdpp_temperature: float = 1.0,
         checkpoint: str | Path | None = None,
-        _resuming: bool = False,
+        _journal: Journal | None = None,
     ) -> None:
         self.space = space
         self.settings = {
@@ -144,17 +151,45 @@ class Optimizer:
         self._kernel_state: dict[str, Tensor] | None = None
         self._n_asks = 0
         self.last_fit = ""
-        self._journal = Journal(storage) if storage is not None else None
-        if self._journal is not None and not _resuming:
+        self.last_selection = ""
+        self.read_only = False
+        self._journal = _journal if _journal is not None else (
+            self._create_journal(Path(storage)) if storage is not None else None)
+
+    def _create_journal(self, path: Path) -> Journal:
+        """A new journal at ``path``, locked and holding the ``create`` event; refused if one exists there."""
+        _check_not_bootstrapping(path)
+        journal = Journal(path)
+        journal.lock()
+        try:
             # a file holding only a torn first line is a crash while creating it: nothing was recorded
-            events = self._journal.read().events if self._journal.exists() else []
+            events = journal.read().events if journal.exists() else []
             if events:
-                created = events[0]
-                theirs = created.get("settings", {}).get("space")
-                if theirs != space.name:
-                    raise ValueError(f"{storage} is a journal of space {theirs!r}, not {space.name!r}")
-                raise ValueError(f"{storage} already holds a journal; resume it with Optimizer.load({str(storage)!r})")
-            self._journal.append({"event": "create", "settings": self.settings})
+                settings = events[0].get("settings")
+                theirs = settings.get("space") if isinstance(settings, dict) else None
+                if theirs != self.space.name:
+                    raise ValueError(f"{path} is a journal of space {theirs!r}, not {self.space.name!r}")
+                raise ValueError(f"{path} already holds a journal; resume it with Optimizer.load({str(path)!r})")
+            journal.claim()
+            journal.append({"event": "create", "settings": self.settings})
+        except BaseException:
+            journal.close()
+            raise
+        return journal
+
+    def close(self) -> None:
+        """Release the journal's one-writer lock; this optimizer cannot write it any more. Idempotent.
+
+        The lock is also released when the optimizer is garbage-collected or its process ends, however it ends.
+        """
+        if self._journal is not None:
+            self._journal.close()
+
+    def __enter__(self) -> "Optimizer":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def trials(self) -> list[Trial]:
@@ -197,16 +232,34 @@ class Optimizer:
         """A generator fixed by the seed and the number of asks so far (the same after a resume)."""
         return np.random.default_rng([self.settings["seed"], self._n_asks])
 
-    def _random_archs(self, n: int, rng: np.random.Generator) -> list[Any]:
+    def _random_archs(self, n: int, rng: np.random.Generator, exclude: Container[Hashable] = ()) -> list[Any]:
+        """Up to ``n`` random unseen architectures, one per class, none of whose keys is in ``exclude``.
+
+        Samples in rounds of ``4 n`` (at most ``SAMPLE_ROUND``); after ``STALE_ROUNDS`` rounds in a row that find
+        nothing new, an enumerable space is enumerated and its unseen classes drawn from, so a request for more
+        than is left returns what is left instead of sampling forever. Fewer than ``n`` only when the space has
+        fewer unseen classes, or when a space too large to enumerate keeps repeating itself.
+        """
         chosen: dict[Hashable, Any] = {}
-        for _ in range(1000):
-            for arch in self.space.sample(4 * n, rng):
+
+        def unseen(key: Hashable) -> bool:
+            return key not in self._key_owner and key not in chosen and key not in exclude
+
+        stale = 0
+        while len(chosen) < n and stale < STALE_ROUNDS:
+            found = len(chosen)
+            for arch in self.space.sample(min(4 * n, SAMPLE_ROUND), rng):
                 key = self.space.canonical_key(arch)
-                if key not in self._key_owner and key not in chosen:
+                if unseen(key):
                     chosen[key] = arch
                 if len(chosen) == n:
                     return list(chosen.values())
-        raise RuntimeError(f"could not find {n} unseen architectures in space {self.space.name!r}")
+            stale = stale + 1 if len(chosen) == found else 0
+        if self.space.is_enumerable:
+            rest = [arch for arch in whole_space(self.space, self._key_owner) if unseen(self.space.canonical_key(arch))]
+            for index in rng.permutation(len(rest))[: n - len(chosen)]:
+                chosen[self.space.canonical_key(rest[index])] = rest[index]
+        return list(chosen.values())
 
     def _candidates(self, rng: np.random.Generator) -> list[Any]:
         if self.settings["candidates"] == "all":
@@ -219,6 +272,18 @@ class Optimizer:
         return pool
 
     def _model_based(self, n: int, batch: str, rng: np.random.Generator) -> list[Any]:
+        candidates = self._candidates(rng)
+        if len(candidates) < n:
+            keys = {self.space.canonical_key(arch) for arch in candidates}
+            candidates += self._random_archs(n - len(candidates), rng, exclude=keys)
+        if not candidates:
+            raise RuntimeError(f"every architecture of space {self.space.name!r} has been asked; nothing left to propose")
+        if len(candidates) <= n:
+            if len(candidates) < n:
+                logger.warning("only %d unseen architecture(s) are left in space %r; asking %d instead of %d",
+                               len(candidates), self.space.name, len(candidates), n)
+            self.last_selection = "all-left"
+            return candidates
         done = self.completed
         train_X = self._encode([trial.arch for trial in done])
         values = torch.tensor([[self._sign() * trial.value] for trial in done], dtype=train_X.dtype, device=self.device)
@@ -234,25 +299,26 @@ class Optimizer:
         if result.how in ("fit", "learned-noise"):
             self._kernel_state = {name: value.detach().clone()
                                   for name, value in result.model.covar_module.named_parameters()}
-        candidates = self._candidates(rng)
-        if not candidates:
-            raise RuntimeError(f"every architecture of space {self.space.name!r} has been asked; nothing left to propose")
-        if len(candidates) < n:
-            logger.warning("only %d unseen architecture(s) left; asking %d instead of %d", len(candidates),
-                           len(candidates), n)
         # an enumerable space's pool recurs from ask to ask; elsewhere most candidates are new each time and
         # caching them would grow without bound (trials are cached: every fit re-encodes them)
         candidates_X = self._encode(candidates, cache=self.space.is_enumerable)
         pending = self.pending
         pending_X = self._encode([trial.arch for trial in pending]) if pending else None
-        chosen = self._select(result.model, candidates_X, min(n, len(candidates)), batch, float(train_Y.max()),
-                              pending_X, rng)
+        seed = int(rng.integers(2**31))
+        try:
+            chosen = self._select(result.model, candidates_X, n, batch, float(train_Y.max()), pending_X, seed)
+            if len(set(chosen)) != n:
+                raise RuntimeError(f"it chose {len(set(chosen))} distinct candidates of {n}")
+            self.last_selection = batch
+        except SELECTION_ERRORS as error:
+            # an ask never crashes on the numbers of a model: a degenerate posterior falls back, logged
+            logger.warning("batch selection %r failed (%s: %s); falling back", batch, type(error).__name__, error)
+            chosen, self.last_selection = fallback_selection(result.model, candidates_X, n, seed)
         return [candidates[index] for index in chosen]
 
     def _select(self, model: Any, candidates_X: Tensor, n: int, batch: str, best_f: float,
-                pending_X: Tensor | None, rng: np.random.Generator) -> list[int]:
+                pending_X: Tensor | None, seed: int) -> list[int]:
         acquisition = self.settings["acquisition"]
-        seed = int(rng.integers(2**31))
         if batch == "ts" or (acquisition == "ts" and n == 1):
             return select_thompson(model, candidates_X, n, torch.Generator().manual_seed(seed))
         score_kind = "ucb" if acquisition == "ts" else acquisition
@@ -283,29 +349,49 @@ class Optimizer:
             their look-alikes.
         """
         _positive(n, "ask(n)", minimum=1)
+        self._check_writable()
         batch = _choice("batch", batch, BATCH_METHODS) if batch is not None else ("kdpp" if n > 1 else "greedy")
         rng = self._rng()
         kernel_state = None
         if len(self.completed) < max(self.settings["n_initial"], MIN_OBSERVATIONS):
             archs = self._random_archs(n, rng)
+            if not archs:
+                raise RuntimeError(f"every architecture of space {self.space.name!r} has been asked; "
+                                   "nothing left to propose")
+            if len(archs) < n:
+                logger.warning("only %d unseen architecture(s) are left in space %r; asking %d instead of %d",
+                               len(archs), self.space.name, len(archs), n)
         else:
             archs = self._model_based(n, batch, rng)
             if self._kernel_state is not None:
                 # journalled so that a resumed optimizer warm-starts its next fit exactly as this one would
                 kernel_state = {name: value.tolist() for name, value in self._kernel_state.items()}
-        self._n_asks += 1
+        ask_number = self._n_asks + 1
         trials = []
         for arch in archs:
             trial = Trial(id=self._next_id(), arch=arch, arch_str=self.space.to_str(arch), state=TrialState.RUNNING,
                           value=None, asked_at=time.time())
-            event = {"event": "ask", "trial": trial.id, "arch": trial.arch_str, "ask": self._n_asks,
+            event = {"event": "ask", "trial": trial.id, "arch": trial.arch_str, "ask": ask_number,
                      "asked_at": trial.asked_at}
             if kernel_state is not None:
                 event["kernel"] = kernel_state
             self._record(event)
+            self._n_asks = ask_number
             self._add(trial)
             trials.append(trial)
         return trials
+
+    def _refuse_seen(self, arch: Any) -> None:
+        """``ValueError`` if ``arch`` (or an equivalent cell) is already a trial that was not abandoned."""
+        owner_id = self._key_owner.get(self.space.canonical_key(arch))
+        if owner_id is not None:
+            owner = self._trials[owner_id]
+            raise ValueError(f"{self.space.to_str(arch)} is already trial {owner.id} ({owner.state.value})")
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise RuntimeError(f"this optimizer was loaded with read_only=True; load the journal without it to "
+                               "ask, tell or attach")
 
     def _next_id(self) -> int:
         return len(self._trials)
@@ -350,6 +436,7 @@ class Optimizer:
         already told or a value that is not a finite number; the journal is
         unchanged then.
         """
+        self._check_writable()
         target = self._trial(trial)
         new_state = TrialState(_choice("state", state, ("complete", "failed", "abandoned")))
         if target.state != TrialState.RUNNING:
@@ -369,12 +456,10 @@ class Optimizer:
 
     def attach(self, arch: Any, value: float, info: dict[str, Any] | None = None) -> Trial:
         """Add a result obtained elsewhere (a warm start) as a completed trial."""
+        self._check_writable()
         self.space.validate(arch)
         value = self._value(value, "attached value")
-        key = self.space.canonical_key(arch)
-        if key in self._key_owner:
-            owner = self._trials[self._key_owner[key]]
-            raise ValueError(f"{self.space.to_str(arch)} is already trial {owner.id} ({owner.state.value})")
+        self._refuse_seen(arch)
         now = time.time()
         trial = Trial(id=self._next_id(), arch=arch, arch_str=self.space.to_str(arch), state=TrialState.COMPLETE,
                       value=value, info=dict(info or {}), asked_at=now, told_at=now)
@@ -385,17 +470,41 @@ class Optimizer:
 
     @classmethod
     def load(cls, path: str | Path, in_flight: str = "keep", device: str = "auto",
-             space: Space | None = None) -> "Optimizer":
+             space: Space | None = None, read_only: bool = False) -> "Optimizer":
         """Rebuild an optimizer from its journal and keep appending to it.
+
+        A journal has one writer: the optimizer holds its lock (a ``<path>.lock`` file) until
+        :meth:`close`, garbage collection or the end of its process. Loading a journal that another
+        process has open raises :class:`bonas.journal_lock.JournalLockedError` naming that process;
+        loading one that an optimizer of this process has open hands the writing over to the new
+        optimizer (the old one's ``ask`` and ``tell`` raise from then on).
 
         :param in_flight: what to do with trials asked but never told:
             ``"keep"`` (still running; tell them later) or ``"abandon"``
             (recorded as abandoned, so their architectures can be asked again).
         :param space: the search space, needed for a space bonas cannot build by name (a
             ``CellSpace``, a ``SubsetSpace``, your own ``Space``); its name must be the journal's.
+        :param read_only: read the journal without its lock (e.g. while a run writes it): the
+            trials and ``best_trial`` are there, ``ask``, ``tell`` and ``attach`` raise.
         """
         _choice("in_flight", in_flight, ("keep", "abandon"))
+        if read_only and in_flight == "abandon":
+            raise ValueError("in_flight='abandon' writes to the journal; a read_only load cannot")
         journal = Journal(path)
+        if read_only:
+            return cls._load(journal, in_flight, device, space, read_only=True)
+        _check_not_bootstrapping(Path(path))
+        journal.lock()
+        try:
+            return cls._load(journal, in_flight, device, space, read_only=False)
+        except BaseException:
+            journal.close()
+            raise
+
+    @classmethod
+    def _load(cls, journal: Journal, in_flight: str, device: str, space: Space | None,
+              read_only: bool) -> "Optimizer":
+        path = journal.path
         contents = journal.read()
         if not contents.events or contents.events[0]["event"] != "create":
             raise JournalCorruptError(f"{path}: the first event must be 'create' with the optimizer's settings")
@@ -410,10 +519,14 @@ class Optimizer:
         elif space.name != name:
             raise ValueError(f"{path} is a journal of space {name!r}, not {space.name!r}")
         try:
-            optimizer = cls(space, storage=path, device=device, _resuming=True, **settings)
+            optimizer = cls(space, storage=path, device=device, _journal=journal, **settings)
         except (TypeError, ValueError) as error:
             raise JournalCorruptError(f"{path}, line 1: invalid settings: {error}") from None
         optimizer._replay(contents.events[1:], path)
+        if read_only:
+            optimizer._journal, optimizer.read_only = None, True
+        else:
+            journal.claim()
         running = optimizer.pending
         if running:
             logger.warning("%s: %d trial(s) in flight: %s", path, len(running), [trial.id for trial in running])
@@ -426,9 +539,10 @@ class Optimizer:
         journal, self._journal = self._journal, None
         try:
             for number, event in enumerate(events, start=2):
+                check_event_fields(event, f"{path}, line {number}")
                 try:
                     self._apply(event)
-                except (KeyError, ValueError, TypeError, AttributeError, RuntimeError) as error:
+                except (KeyError, ValueError, TypeError, AttributeError, RuntimeError, OverflowError) as error:
                     raise JournalCorruptError(f"{path}, line {number}: cannot replay {event.get('event')!r}: {error}") from None
         finally:
             self._journal = journal
@@ -438,9 +552,13 @@ class Optimizer:
         if kind == "ask":
             if event["trial"] != self._next_id():
                 raise ValueError(f"trial id {event['trial']} out of order; expected {self._next_id()}")
-            self._add(Trial(id=event["trial"], arch=self.space.from_str(event["arch"]), arch_str=event["arch"],
-                            asked_at=event.get("asked_at")))
-            self._n_asks = int(event["ask"])
+            if not self._n_asks <= event["ask"] <= self._n_asks + 1:
+                raise ValueError(f"ask number {event['ask']} out of order; after ask {self._n_asks} comes the same "
+                                 f"or {self._n_asks + 1}")
+            arch = self.space.from_str(event["arch"])
+            self._refuse_seen(arch)
+            self._add(Trial(id=event["trial"], arch=arch, arch_str=event["arch"], asked_at=event.get("asked_at")))
+            self._n_asks = event["ask"]
             if "kernel" in event:
                 self._kernel_state = self._journalled_kernel(event["kernel"])
         elif kind == "attach":
@@ -485,7 +603,7 @@ def _journalled_settings(created: dict[str, Any], path: str | Path) -> dict[str,
     settings = created.get("settings")
     if not isinstance(settings, dict) or "space" not in settings:
         raise JournalCorruptError(f"{path}, line 1: the 'create' event has no settings with a space")
-    known = set(inspect.signature(Optimizer).parameters) - {"storage", "device", "_resuming"}
+    known = set(inspect.signature(Optimizer).parameters) - {"storage", "device", "_journal"}
     unknown = sorted(set(settings) - known)
     if unknown:
         raise JournalCorruptError(f"{path}, line 1: unknown setting(s) {unknown}; written by another bonas version?")
@@ -516,6 +634,21 @@ def _positive_float(value: Any, name: str) -> float:
 def _finite(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if not math.isfinite(float(value)):
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite number; an integer of {len(str(abs(int(value))))} digits "
+                         "overflows a float") from None
+    if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+    return number
+
+
+def _check_not_bootstrapping(storage: Path) -> None:
+    """Refuse to open a journal while multiprocessing re-runs a main script that lacks a main guard."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError(
+            f"an Optimizer with storage {str(storage)!r} is being opened while a child process starts: "
+            "multiprocessing re-runs the main script in every child it spawns, and this script has no "
+            "`if __name__ == \"__main__\":` guard. Put the code that builds the optimizer and runs the "
+            "search under that guard.")

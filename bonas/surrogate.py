@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 OUTCOME_TRANSFORMS = ("standardize", "copula", "log-error")
 NOISE_FLOOR = 1e-4
 """Smallest learned noise variance (in standardised units) of the fallback fit."""
+SAFE_MAGNITUDE = 1e100
+"""Largest outcome magnitude standardised as is: the variance of any number of such values is finite."""
 DETERMINISTIC_NOISE = 1e-6
 """Fixed noise variance (standardised units) when the objective is noise-free."""
 
@@ -104,9 +106,14 @@ def log_error_transform(values: Tensor) -> Tensor:
 
 
 def transform_outcomes(values: Tensor, kind: str) -> Tensor:
-    """The targets the GP sees: ``values`` (``n x 1``, maximised) as is, copula- or log-error-transformed."""
+    """The targets the GP sees: ``values`` (``n x 1``, maximised) as is, copula- or log-error-transformed.
+
+    Under ``"standardize"`` values of a magnitude whose squares overflow (``Standardize``'s variance: a told
+    1e308) are first divided by the largest magnitude, which standardisation undoes for every other value.
+    """
     if kind == "standardize":
-        return values
+        scale = float(values.abs().max()) if values.numel() else 0.0
+        return values / scale if scale > SAFE_MAGNITUDE else values
     if kind == "copula":
         return copula_transform(values)
     if kind == "log-error":

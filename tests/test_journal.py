@@ -104,14 +104,30 @@ def test_torn_tail_is_reported_repaired_on_append_and_nothing_earlier_lost(tmp_p
     assert not repaired.torn_tail and repaired.events[-1]["arch"] == "new" and len(repaired.events) == len(events) + 1
 
 
-def test_complete_json_without_its_newline_is_torn(tmp_path):
+def test_a_complete_last_event_without_its_newline_is_kept_and_the_newline_added(tmp_path):
     path = tmp_path / "run.jsonl"
     write(path, [CREATE])
-    path.write_bytes(path.read_bytes() + b'{"event": "ask", "trial": 0, "arch": "a", "v": 1}')
+    last = b'{"event": "ask", "trial": 0, "arch": "a", "v": 1}'
+    path.write_bytes(path.read_bytes() + last)
+    contents = Journal(path).read()
+    assert not contents.torn_tail and contents.missing_newline and contents.events[-1]["arch"] == "a"
+    assert Journal(path).repair_tail() == 0
+    assert path.read_bytes().endswith(last + b"\n")
+    Journal(path).append({"event": "tell", "trial": 0, "value": 1.0})
+    assert [event["event"] for event in Journal(path).read().events] == ["create", "ask", "tell"]
+
+
+@pytest.mark.parametrize("torn", [b'{"event": "ask", "trial": 0, "arch": "a", "v": 1', b'{"v": 1, "event": "delete"}',
+                                  b'{"event": "ask"'])
+def test_a_last_line_that_is_not_a_whole_event_is_torn(tmp_path, torn):
+    path = tmp_path / "run.jsonl"
+    write(path, [CREATE])
+    intact = path.read_bytes()
+    path.write_bytes(intact + torn)
     contents = Journal(path).read()
     assert contents.torn_tail and len(contents.events) == 1
-    assert Journal(path).repair_tail() == len(b'{"event": "ask", "trial": 0, "arch": "a", "v": 1}')
-    assert Journal(path).repair_tail() == 0
+    assert Journal(path).repair_tail() == len(torn)
+    assert path.read_bytes() == intact
 
 
 def test_a_file_that_is_only_a_torn_line(tmp_path):
