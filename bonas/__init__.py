@@ -3,7 +3,8 @@
 from bonas.backends import Backend, LocalBackend, Outcome, RayBackend
 from bonas.evaluators import NASWOT, TrainingEvaluator
 from bonas.journal import Journal, JournalCorruptError
-from bonas.loop import run
+from bonas.journal_lock import JournalLockedError
+from bonas.loop import EvaluationError, run
 from bonas.nasbench import NASBench101Table, NASBench201Table, NB101Record, NB201Record
 from bonas.networks import build_network
 from bonas.optimizer import Optimizer
@@ -30,6 +31,7 @@ __all__ = [
     "LocalBackend",
     "Outcome",
     "RayBackend",
+    "EvaluationError",
     "run",
     "NASWOT",
     "TrainingEvaluator",
@@ -45,6 +47,7 @@ __all__ = [
     "DARTSSpace",
     "Journal",
     "JournalCorruptError",
+    "JournalLockedError",
     "NB201_OPS",
     "NASBench201Space",
     "NASBench201Table",

@@ -273,9 +273,10 @@ class Optimizer:
 
     def _model_based(self, n: int, batch: str, rng: np.random.Generator) -> list[Any]:
         candidates = self._candidates(rng)
-        if len(candidates) < n:
+        if len(candidates) < 2 * n:
+            # a batch as large as the pool leaves the model no choice: random unseen cells widen it to twice the batch
             keys = {self.space.canonical_key(arch) for arch in candidates}
-            candidates += self._random_archs(n - len(candidates), rng, exclude=keys)
+            candidates += self._random_archs(2 * n - len(candidates), rng, exclude=keys)
         if not candidates:
             raise RuntimeError(f"every architecture of space {self.space.name!r} has been asked; nothing left to propose")
         if len(candidates) <= n:
