@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 from gpytorch.utils.warnings import NumericalWarning
 from rich.console import Console
 from rich.table import Table
@@ -23,9 +22,11 @@ from bonas.journal import JournalCorruptError
 from bonas.loop import run
 from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
 from bonas.optimizer import ENCODINGS, Optimizer
-from bonas.replay.benchmark import NB101_OBJECTIVES, NB201_OBJECTIVES, REPLAY_SPACES, ReplaySpec, make_benchmark
-from bonas.replay.report import print_summary, write_outputs
-from bonas.replay.runner import BACKENDS, make_backend, run_replays
+from bonas.replay.benchmark import (NB101_OBJECTIVES, NB201_OBJECTIVES, REPLAY_SPACES, ReplayBenchmark, ReplaySpec,
+                                   make_benchmark)
+from bonas.replay.report import (OUTPUT_NAMES, check_output_folder, print_summary, summarize, write_fallback,
+                                write_outputs)
+from bonas.replay.runner import BACKENDS, ReplayInterrupted, make_backend, run_replays
 from bonas.replay.strategies import METHODS, check_method
 from bonas.spaces.registry import space_from_name
 from bonas.trial import TrialState
@@ -57,65 +58,97 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
                       batch_size=args.batch_size, asynchronous=args.asynchronous)
     try:
         benchmark = make_benchmark(spec)
+        check_output_folder(args.out)
     except ValueError as error:
-        console.print(f"[red]bonas replay: {error}")
+        console.print(f"[red]bonas replay: {error}", soft_wrap=True)
         return 2
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    console.print(f"replay {benchmark.name}: methods {', '.join(args.methods)}; {args.seeds} seed(s) from "
-                  f"{args.first_seed}; {args.queries} queries "
-                  + (f"with {args.batch_size} in flight, told as they end" if args.asynchronous
-                     else f"in batches of {args.batch_size}") + f"; {args.jobs} job(s)")
     if args.asynchronous and args.backend != "inline":
         console.print("[red]--asynchronous simulates each evaluation's duration from the table; use --backend inline")
         return 2
     if args.backend != "inline" and args.jobs > 1:
         console.print(f"[red]--backend {args.backend} runs the look-ups of a batch in parallel; use --jobs 1")
         return 2
+    cores = os.cpu_count() or 1
+    jobs = min(args.jobs, cores)
+    if jobs < args.jobs:
+        console.print(f"[yellow]--jobs {args.jobs} is more than the {cores} CPU core(s); running {jobs} job(s)")
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    console.print(f"replay {benchmark.name}: methods {', '.join(args.methods)}; {args.seeds} seed(s) from "
+                  f"{args.first_seed}; {args.queries} queries "
+                  + (f"with {args.batch_size} in flight, told as they end" if args.asynchronous
+                     else f"in batches of {args.batch_size}") + f"; {jobs} job(s)")
     start = time.perf_counter()
     backend = make_backend(args.backend, n_workers=args.batch_size, ray_address=args.ray_address)
     try:
-        rows = run_replays(spec, args.methods, seeds, jobs=args.jobs, backend=backend)
+        rows = run_replays(spec, args.methods, seeds, jobs=jobs, backend=backend)
+    except ReplayInterrupted as interrupted:
+        if not interrupted.rows:
+            console.print(f"interrupted: none of the {interrupted.total} (method, seed) replays had finished; "
+                          f"nothing written", soft_wrap=True)
+            return 130
+        where = _write_replay(interrupted.rows, benchmark, args.out, f"{benchmark.name}, interrupted", console)
+        console.print(f"interrupted: wrote the {interrupted.finished} of {interrupted.total} (method, seed) replays "
+                      f"that had finished to {where}", soft_wrap=True)
+        return 130
     finally:
         if backend is not None:
             backend.shutdown()
     wall = time.perf_counter() - start
-    summary = write_outputs(rows, benchmark.space, args.out, title=f"{benchmark.name}, {args.seeds} seed(s)")
-    print_summary(summary, f"{benchmark.name}: mean regret ± s.e. over {args.seeds} seed(s) (optimum "
-                           f"{benchmark.optimum:.4f} %)", console)
-    console.print(f"wrote trials.csv, summary.csv, regret.png, best_cells.png to {args.out} in {wall:.1f} s")
+    where = _write_replay(rows, benchmark, args.out, f"{benchmark.name}, {args.seeds} seed(s)", console)
+    print_summary(summarize(rows), f"{benchmark.name}: mean regret ± s.e. over {args.seeds} seed(s) (optimum "
+                                   f"{benchmark.optimum:.4f} %)", console)
+    if where != args.out:
+        return 1
+    console.print(f"wrote {', '.join(OUTPUT_NAMES)} to {args.out} in {wall:.1f} s")
     return 0
+
+
+def _write_replay(rows: list[dict[str, Any]], benchmark: ReplayBenchmark, out: Path, title: str,
+                  console: Console) -> Path:
+    """Write the outputs into ``out``, or, should that fail, into a temporary folder; return where they went."""
+    try:
+        write_outputs(rows, benchmark.space, out, title=title)
+    except Exception as error:  # whatever failed, the computed replays must not be lost
+        fallback = write_fallback(rows, benchmark.space, title)
+        written = ", ".join(sorted(path.name for path in fallback.iterdir()))
+        console.print(f"[red]bonas replay: could not write the outputs to {out} ({type(error).__name__}: {error}); "
+                      f"wrote the {len(rows)} computed trial rows as {written} to {fallback} instead", soft_wrap=True)
+        return fallback
+    return out
 
 
 def _search(args: argparse.Namespace, console: Console) -> int:
     space = space_from_name(args.space)
+    opt = None
     if args.journal is not None and args.journal.exists():
         try:
             opt = Optimizer.load(args.journal, space=space)
-        except (JournalCorruptError, ValueError) as error:
-            console.print(f"[red]cannot resume {args.journal}: {error}")
+        except (JournalCorruptError, ValueError, OverflowError, OSError) as error:
+            console.print(f"[red]cannot resume {args.journal}: {error}", soft_wrap=True)
             return 2
         kept = {name: opt.settings[name] for name in ("encoding", "seed") if opt.settings[name] != getattr(args, name)}
         if kept:
             console.print(f"[yellow]resuming {args.journal}: its settings {kept} are kept over the options given")
-    else:
-        opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal)
     if args.data == "digits":
         train_data, val_data = digits(seed=args.seed)
     else:
         train_data, val_data = CIFAR10Folder(args.data, "train"), CIFAR10Folder(args.data, "test")
     threads = max(1, (os.cpu_count() or 1) // args.workers)
-    if args.evaluator == "naswot":
-        evaluate = NASWOT(train_data, space, seed=args.seed, num_threads=threads)
-    else:
-        evaluate = TrainingEvaluator(train_data, val_data, epochs=args.epochs, seed=args.seed, space=space,
-                                     num_threads=threads)
-    # fork starts workers in milliseconds; CUDA cannot be used in a forked child, so spawn where it is present
-    can_fork = "fork" in multiprocessing.get_all_start_methods() and not torch.cuda.is_available()
-    start_method = "fork" if can_fork else "spawn"
+    try:
+        if args.evaluator == "naswot":
+            evaluate = NASWOT(train_data, space, seed=args.seed, num_threads=threads)
+        else:
+            evaluate = TrainingEvaluator(train_data, val_data, epochs=args.epochs, seed=args.seed, space=space,
+                                         num_threads=threads)
+    except ValueError as error:
+        console.print(f"[red]bonas search: {error}", soft_wrap=True)
+        return 2
+    if opt is None:  # a new journal is written only once the data is known to be good
+        opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal)
     console.print(f"search {space.name} with {args.evaluator} on {args.data}: {args.trials} trials, {args.workers} "
-                  f"worker(s) ({start_method})")
+                  "worker(s)")
     start = time.perf_counter()
-    with LocalBackend(n_workers=args.workers, start_method=start_method) as backend, warnings.catch_warnings():
+    with LocalBackend(n_workers=args.workers) as backend, warnings.catch_warnings():
         # linear_operator's jitter notices would interleave with the progress bar; fit fallbacks are logged anyway
         warnings.filterwarnings("ignore", category=NumericalWarning)
         run(opt, evaluate, backend=backend, n_trials=args.trials, max_in_flight=args.workers)
@@ -164,6 +197,14 @@ def _data(text: str) -> str:
     except FileNotFoundError as error:
         raise argparse.ArgumentTypeError(f"expected 'digits' or a CIFAR-10 folder: {error}") from None
     return text
+
+
+def _journal(text: str) -> Path:
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; expected the path of a journal file (a new one is "
+                                         f"created)")
+    return path
 
 
 def _methods(text: str) -> list[str]:
@@ -220,14 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
                              f"tw,random,rea,ls)")
     replay.add_argument("--queries", type=_positive_int, default=150, help="table look-ups per run (default: 150)")
     replay.add_argument("--seeds", type=_positive_int, default=30, help="number of seeds per method (default: 30)")
-    replay.add_argument("--first-seed", type=int, default=0, help="first seed; seeds are consecutive (default: 0)")
+    replay.add_argument("--first-seed", type=_non_negative_int, default=0,
+                        help="first seed, 0 or more; seeds are consecutive (default: 0)")
     replay.add_argument("--batch-size", type=_positive_int, default=1,
                         help="architectures asked per step (default: 1, sequential)")
     replay.add_argument("--asynchronous", action="store_true",
                         help="keep --batch-size evaluations in flight and tell each when its simulated training ends "
                              "(NB101: the table's training time; NB201, whose tables have none: in the order asked), "
                              "asking a new one at once, as bonas.run does on a cluster (default: batch-synchronous)")
-    replay.add_argument("--jobs", type=_positive_int, default=1, help="parallel processes over runs (default: 1)")
+    replay.add_argument("--jobs", type=_positive_int, default=1,
+                        help="parallel processes over runs; more than the CPU cores is capped at their number, with "
+                             "a warning (default: 1)")
     replay.add_argument("--backend", default="inline", choices=BACKENDS,
                         help="where the look-ups of a batch run: inline (in the replay process), local (worker "
                              "processes, one per batch member) or ray (Ray tasks; a local Ray instance unless "
@@ -261,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: tw)")
     search.add_argument("--seed", type=int, default=0, help="seeds the search, the data split and the networks "
                         "(default: 0)")
-    search.add_argument("--journal", type=Path, default=None,
+    search.add_argument("--journal", type=_journal, default=None,
                         help="JSON Lines journal of the search; an existing one is resumed (default: none)")
     search.set_defaults(run=_search)
 
@@ -301,11 +345,29 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer 0 or more, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer 0 or more, got {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bonas`` console script."""
     args = build_parser().parse_args(argv)
     args.argv = None if argv is None else list(argv)[1:]
-    return args.run(args, Console())
+    console = Console()
+    try:
+        return args.run(args, console)
+    except KeyboardInterrupt:
+        journal = getattr(args, "journal", None)
+        console.print(f"interrupted: bonas {args.command} stopped"
+                      + (f"; {journal} holds every trial told so far (resume with --journal {journal})"
+                         if journal is not None else ""), soft_wrap=True)
+        return 130
 
 
 if __name__ == "__main__":

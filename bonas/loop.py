@@ -1,4 +1,11 @@
-"""The asynchronous run loop: keep ``max_in_flight`` evaluations busy, tell each result as it arrives."""
+"""The asynchronous run loop: keep ``max_in_flight`` evaluations busy, tell each result as it arrives.
+
+A run whose first ``fail_fast`` (default :data:`FAIL_FAST`) told evaluations
+all fail with the same error (exception type and message, tracebacks aside)
+is stopped with an :class:`EvaluationError`: such an error is systematic (a
+missing file, a bad import, a wrong signature), and the remaining trials
+would only repeat it.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,29 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from bonas.backends.base import Backend, Evaluate, Outcome
+from bonas.backends.base import Backend, Evaluate, Outcome, error_summary
 from bonas.backends.local import LocalBackend
 from bonas.journal import check_json
 from bonas.optimizer import Optimizer
 from bonas.trial import Trial, TrialState
 
 logger = logging.getLogger(__name__)
+
+FAIL_FAST = 3
+"""How many first evaluations of a run failing with one same error stop it (``run``'s ``fail_fast``)."""
+
+
+class EvaluationError(RuntimeError):
+    """A run stopped because its first evaluations all failed with the same error.
+
+    :ivar error: the first failure's full error (with its traceback when ``evaluate`` raised).
+    :ivar trial_ids: the failed trials.
+    """
+
+    def __init__(self, message: str, error: str, trial_ids: list[int]) -> None:
+        super().__init__(message)
+        self.error = error
+        self.trial_ids = trial_ids
 
 
 def run(
@@ -24,6 +47,7 @@ def run(
     max_in_flight: int = 8,
     batch: str | None = None,
     show_progress: bool = True,
+    fail_fast: int | None = FAIL_FAST,
 ) -> Optimizer:
     """Drive ``opt`` until ``n_trials`` trials are told (completed or failed), evaluating on ``backend``.
 
@@ -35,17 +59,27 @@ def run(
     are evaluated again first. Every event goes to the optimizer's journal, so
     a crashed run resumes with ``run(Optimizer.load(path), ...)``.
 
-    :param evaluate: ``arch -> float`` or ``arch -> {"value": float, ...}``; picklable for process backends.
+    :param evaluate: ``arch -> float`` or ``arch -> {"value": float, ...}``. Process backends pickle it
+        (``LocalBackend`` with cloudpickle: lambdas and closures too); one that cannot be is refused with a
+        ``TypeError`` before any trial is asked.
     :param backend: where evaluations run (default: ``LocalBackend(max_in_flight)``, shut down at the end).
+    :param fail_fast: stop when the first this many evaluations told in this run all fail with the same
+        error: the backend is shut down and :class:`EvaluationError` raised; the failures are told, trials
+        still in flight stay so in the journal, and resuming re-runs them. ``None`` never stops.
+    :raises TypeError: ``evaluate`` cannot run on ``backend``. A trial whose ``submit`` raised, and the rest
+        of its batch, are recorded as abandoned with the reason before the error propagates.
     """
     if n_trials < 1 or max_in_flight < 1:
         raise ValueError(f"n_trials and max_in_flight must be at least 1, got {n_trials} and {max_in_flight}")
+    if fail_fast is not None and fail_fast < 1:
+        raise ValueError(f"fail_fast must be at least 1 or None, got {fail_fast}")
     own_backend = backend is None
     backend = backend if backend is not None else LocalBackend(n_workers=max_in_flight)
-    trials = {trial.id: trial for trial in opt.pending}
+    trials: dict[int, Trial] = {}
+    first_failures: list[tuple[int, str | None]] = []
     try:
-        for trial in trials.values():
-            backend.submit(trial.id, evaluate, trial.arch)
+        backend.check(evaluate)
+        _submit(opt, backend, evaluate, opt.pending, trials)
         columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("eta"), TimeRemainingColumn())
         with Progress(*columns, disable=not show_progress) as progress:
@@ -53,32 +87,71 @@ def run(
             while _n_told(opt) < n_trials:
                 room = min(max_in_flight - len(trials), n_trials - _n_told(opt) - len(trials))
                 if room > 0:
-                    for trial in opt.ask(room, batch=batch):
-                        trials[trial.id] = trial
-                        backend.submit(trial.id, evaluate, trial.arch)
+                    _submit(opt, backend, evaluate, opt.ask(room, batch=batch), trials)
                 for outcome in backend.wait():
-                    _tell(opt, trials.pop(outcome.trial_id), outcome)
+                    error = _tell(opt, trials.pop(outcome.trial_id), outcome)
+                    if fail_fast is not None and len(first_failures) < fail_fast:
+                        first_failures.append((outcome.trial_id, error))
                     best = opt.best_trial
                     progress.update(bar, completed=_n_told(opt),
                                     description=f"bonas run, best {best.value:.4g}" if best else "bonas run")
+                if fail_fast is not None and _systematic(first_failures, fail_fast):
+                    backend.shutdown()
+                    raise _stopped(opt, first_failures[:fail_fast], len(trials))
     finally:
         if own_backend:
             backend.shutdown()
     return opt
 
 
-def _tell(opt: Optimizer, trial: Trial, outcome: Outcome) -> None:
-    """Tell ``outcome``; a result the optimizer refuses (e.g. 100 under ``log-error``) fails the trial, naming why."""
+def _submit(opt: Optimizer, backend: Backend, evaluate: Evaluate, new_trials: list[Trial],
+            trials: dict[int, Trial]) -> None:
+    """Submit ``new_trials``, adding them to ``trials``; if a submit raises, abandon it and the rest, and re-raise."""
+    for index, trial in enumerate(new_trials):
+        try:
+            backend.submit(trial.id, evaluate, trial.arch)
+        except Exception as error:
+            for unsent in new_trials[index:]:
+                opt.tell(unsent, state="abandoned", info={"reason": f"not submitted: {type(error).__name__}: {error}"})
+            raise
+        trials[trial.id] = trial
+
+
+def _systematic(first: list[tuple[int, str | None]], fail_fast: int) -> bool:
+    """Whether the first ``fail_fast`` outcomes (trial id, error) all failed with one same error."""
+    if len(first) < fail_fast or any(error is None for _, error in first[:fail_fast]):
+        return False
+    return len({error_summary(error) for _, error in first[:fail_fast]}) == 1
+
+
+def _stopped(opt: Optimizer, failures: list[tuple[int, str]], n_in_flight: int) -> EvaluationError:
+    """The error that stops a run whose first evaluations all failed alike, saying how to resume it."""
+    trial_ids = [trial_id for trial_id, _ in failures]
+    journal = getattr(opt._journal, "path", None)
+    resume = (f"bonas.run(bonas.Optimizer.load({str(journal)!r}), ...) resumes the journal" if journal is not None
+              else "bonas.run(opt, ...) on this optimizer goes on")
+    message = (f"stopped: the first {len(failures)} evaluations of this run (trials {trial_ids}) all failed with "
+               f"{error_summary(failures[0][1])!r}. Fix evaluate, then {resume} and re-runs the {n_in_flight} "
+               f"trial(s) left in flight; run(..., fail_fast=None) never stops.\nFirst failure: {failures[0][1]}")
+    return EvaluationError(message, failures[0][1], trial_ids)
+
+
+def _tell(opt: Optimizer, trial: Trial, outcome: Outcome) -> str | None:
+    """Tell ``outcome``; a result the optimizer refuses (e.g. 100 under ``log-error``) fails the trial, naming why.
+
+    Returns the trial's error, ``None`` when it completed.
+    """
     info = outcome.info | {"attempts": outcome.attempts}
     error = outcome.error
     if error is None:
         try:
             opt.tell(trial, outcome.value, info=info)
-            return
+            return None
         except ValueError as refusal:
             error = f"the optimizer refused the result {outcome.value!r}: {refusal}"
     logger.warning("trial %d (%s) failed: %s", trial.id, trial.arch_str, error)
     opt.tell(trial, state="failed", info=_journalable(info) | {"error": error})
+    return error
 
 
 def _journalable(info: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import cloudpickle
+
 from bonas.journal import check_json
 
 Evaluate = Callable[[Any], "float | dict[str, Any]"]
+
+TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 
 @dataclass
@@ -55,6 +59,23 @@ def call_evaluate(evaluate: Evaluate, arch: Any) -> tuple[float | None, dict[str
     return value, info, None
 
 
+def error_summary(error: str) -> str:
+    """An outcome's error without the traceback :func:`call_evaluate` appends: the exception's type and message."""
+    return error.split("\n" + TRACEBACK_HEADER, 1)[0]
+
+
+def pickle_callable(evaluate: Evaluate, dumps: Callable[[Any], bytes] = cloudpickle.dumps) -> bytes:
+    """``evaluate`` pickled by ``dumps`` (cloudpickle: closures, lambdas, functions of ``__main__`` and notebooks).
+
+    :raises TypeError: naming ``evaluate`` and why it cannot be pickled.
+    """
+    try:
+        return dumps(evaluate)
+    except Exception as error:  # pickling runs the callable's own __reduce__ hooks: anything can go wrong
+        raise TypeError(f"evaluate {evaluate!r} cannot be sent to a worker process: pickling it failed with "
+                        f"{type(error).__name__}: {error}") from error
+
+
 def _plain(value: Any) -> Any:
     """numpy and torch scalars and arrays as Python numbers and lists (what a JSON journal can hold)."""
     if hasattr(value, "tolist") and callable(value.tolist):
@@ -81,6 +102,12 @@ class Backend(ABC):
     @abstractmethod
     def n_running(self) -> int:
         """How many evaluations are under way."""
+
+    def check(self, evaluate: Evaluate) -> None:
+        """Raise ``TypeError`` now if ``evaluate`` cannot be run on this backend (e.g. it cannot be pickled).
+
+        :func:`bonas.run` calls it before asking for any trial. The default accepts everything.
+        """
 
     def shutdown(self) -> None:
         """Stop every evaluation under way and release the workers."""

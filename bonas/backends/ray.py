@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from bonas.backends.base import Backend, Evaluate, Outcome, call_evaluate
+from bonas.backends.base import Backend, Evaluate, Outcome, call_evaluate, pickle_callable
 
 INSTALL_HINT = 'RayBackend needs Ray: pip install "bonas[cluster]" (or pip install ray)'
 
@@ -83,6 +83,9 @@ class RayBackend(Backend):
     @property
     def n_running(self) -> int:
         return len(self._running)
+
+    def check(self, evaluate: Evaluate) -> None:
+        pickle_callable(evaluate, self._ray.cloudpickle.dumps)
 
     def submit(self, trial_id: int, evaluate: Evaluate, arch: Any) -> None:
         self._running[self._task.remote(evaluate, arch, self.timeout_s)] = trial_id

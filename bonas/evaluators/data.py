@@ -6,6 +6,11 @@ bad data set fails at construction, not inside a worker. In-memory data
 ``Dataset`` goes through a ``DataLoader``. :class:`CIFAR10Folder` reads
 torchvision's ``cifar-10-batches-py`` pickles itself (torchvision is not
 needed) when a worker first uses it, so only the folder's path is pickled.
+
+The batch files are pickles, and a plain ``pickle.load`` runs whatever code a
+crafted file names. They are read with :class:`CIFAR10Unpickler`, which builds
+only what a CIFAR-10 batch holds (dicts, lists, strings, numbers and numpy
+arrays) and refuses any other global, so a folder from elsewhere cannot run code.
 """
 
 from __future__ import annotations
@@ -74,6 +79,10 @@ class ArrayData:
 class CIFAR10Folder:
     """CIFAR-10 from a local folder in torchvision's format, normalised as NAS-Bench-201 does.
 
+    The batch pickles are read by :func:`read_cifar10_batch`, which runs no code
+    from them: a file that names any global besides numpy's array builders is
+    refused with a ``ValueError`` naming it.
+
     :param root: the folder holding ``cifar-10-batches-py`` (or that folder itself).
     :param split: ``"train"`` (the five data batches, 50,000 images) or ``"test"`` (10,000).
     """
@@ -105,14 +114,62 @@ class CIFAR10Folder:
         return f"CIFAR10Folder({str(Path(self.files[0]).parent)!r}, split={self.split!r})"
 
 
+_NUMPY_CORE = "numpy._core" if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else "numpy.core"
+_NUMPY_CORE_GLOBALS = {("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer")}
+"""What numpy's pickles of arrays and scalars call, under ``numpy.core`` (numpy 1) or ``numpy._core`` (numpy 2)."""
+_PLAIN_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+"""The array and dtype types, and what a protocol-2 pickle (CIFAR's own) rebuilds bytes with."""
+
+
+class CIFAR10Unpickler(pickle.Unpickler):
+    """An unpickler that only builds numpy arrays besides plain data: any other global is refused.
+
+    :raises pickle.UnpicklingError: the pickle names a global outside the allowed few, naming it.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _PLAIN_GLOBALS:
+            return super().find_class(module, name)
+        for core in ("numpy.core.", "numpy._core."):
+            if module.startswith(core) and (module[len(core):], name) in _NUMPY_CORE_GLOBALS:
+                return super().find_class(f"{_NUMPY_CORE}.{module[len(core):]}", name)
+        raise pickle.UnpicklingError(f"refused global {module}.{name}: a CIFAR-10 batch holds only plain data and "
+                                     f"numpy arrays")
+
+
+def read_cifar10_batch(file: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n x 3 x 32 x 32`` uint8 images and ``n`` labels of one CIFAR-10 batch file, read without running code.
+
+    :raises ValueError: the file is not a CIFAR-10 batch (a refused global, a corrupt pickle, missing or
+        misshapen ``data`` / ``labels``), naming the file and why.
+    """
+    try:
+        with open(file, "rb") as handle:
+            batch = CIFAR10Unpickler(handle, encoding="bytes").load()
+    except Exception as error:  # a crafted or truncated pickle can make the unpickler raise almost anything
+        raise ValueError(f"{file} is not a readable CIFAR-10 batch: {type(error).__name__}: {error}") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        found = sorted(map(repr, batch)) if isinstance(batch, dict) else f"a {type(batch).__name__}"
+        raise ValueError(f"{file} is not a CIFAR-10 batch: expected a dict with b'data' and b'labels', got {found}")
+    data, labels = batch[b"data"], batch[b"labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        found = (f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray)
+                 else f"a {type(data).__name__}")
+        raise ValueError(f"{file}: b'data' must be a uint8 array of n x 3072 pixels, got {found}")
+    labels = np.asarray(labels) if isinstance(labels, (list, tuple, np.ndarray)) else np.empty(0, dtype=object)
+    if (labels.shape != (len(data),) or labels.dtype.kind not in "iu"
+            or (len(labels) and not 0 <= labels.min() <= labels.max() < CIFAR10Folder.num_labels)):
+        raise ValueError(f"{file}: b'labels' must be a list of {len(data)} integer labels 0 .. 9, one per image")
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
 @lru_cache(maxsize=4)
 def _read_cifar10(files: tuple[str, ...]) -> ArrayData:
     images, labels = [], []
     for file in files:
-        with open(file, "rb") as handle:
-            batch = pickle.load(handle, encoding="bytes")
-        images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.extend(batch[b"labels"])
+        file_images, file_labels = read_cifar10_batch(file)
+        images.append(file_images)
+        labels.extend(file_labels)
     x = torch.from_numpy(np.concatenate(images)).float().div_(255)
     x = (x - torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)) / torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
     return ArrayData(x, np.asarray(labels), name=str(Path(files[0]).parent))

@@ -1,10 +1,16 @@
-"""Replay outputs: ``trials.csv``, ``summary.csv``, ``regret.png``, ``best_cells.png`` and a printed table."""
+"""Replay outputs: ``trials.csv``, ``summary.csv``, ``regret.png``, ``best_cells.png`` and a printed table.
+
+The output folder is checked before a replay computes anything
+(:func:`check_output_folder`); should writing still fail at the end,
+:func:`write_fallback` keeps the computed rows in a new temporary folder.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
+import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +31,7 @@ from bonas.spaces.base import Space
 CHECKPOINTS = (10, 25, 50, 100, 150)
 SUMMARY_COLUMNS = ("method", "queries", "n_seeds", "mean_regret", "median_regret", "se_regret", "mean_best_reported")
 REGRET_FLOOR = 1e-3
+OUTPUT_NAMES = ("trials.csv", "summary.csv", "regret.png", "best_cells.png")
 
 
 def _by_method(rows: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -167,3 +174,37 @@ def write_outputs(rows: Sequence[dict[str, Any]], space: Space, out: Path, title
     plot_regret(rows, out / "regret.png", title)
     plot_best_cells(rows, space, out / "best_cells.png")
     return summary
+
+
+def check_output_folder(out: Path) -> None:
+    """Create ``out`` if needed and prove it writable with a probe file, before any replay is computed.
+
+    :raises ValueError: ``out`` is a file, cannot be created or written, or holds a folder where an output goes.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output folder {out} is an existing file; expected a folder (or a path to create one)")
+    existing = next((parent for parent in out.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ValueError(f"output folder {out} cannot be created: {existing} is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".bonas-write-check-"):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write to output folder {out}: {error.strerror or error}") from None
+    blocked = [name for name in OUTPUT_NAMES if (out / name).is_dir()]
+    if blocked:
+        raise ValueError(f"output folder {out} holds folders named {blocked}, where the outputs are written")
+
+
+def write_fallback(rows: Sequence[dict[str, Any]], space: Space, title: str) -> Path:
+    """Write the outputs of ``rows`` into a new temporary folder, at least ``trials.csv``; return the folder.
+
+    For when :func:`write_outputs` failed on the folder asked for, so that no computed replay is lost.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="bonas-replay-"))
+    try:
+        write_outputs(rows, space, folder, title)
+    except Exception:  # the plots or the summary may be what failed; the rows alone are what must survive
+        write_csv(folder / "trials.csv", rows, TRIAL_COLUMNS)
+    return folder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import multiprocessing
+import signal
 import time
 import warnings
 from collections.abc import Sequence
@@ -143,6 +144,24 @@ class _Recorder:
         })
 
 
+class ReplayInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_replays`; ``rows`` holds the replays that had finished, ordered as the tasks.
+
+    :ivar rows: the rows (``TRIAL_COLUMNS``) of every finished (method, seed) replay.
+    :ivar finished: how many (method, seed) replays finished.
+    :ivar total: how many were asked for.
+    """
+
+    def __init__(self, rows: list[dict[str, Any]], finished: int, total: int) -> None:
+        super().__init__(f"interrupted after {finished} of {total} (method, seed) replays")
+        self.rows, self.finished, self.total = rows, finished, total
+
+
+def _ignore_interrupts() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them and keeps the finished replays."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _replay_in_worker(method: str, seed: int, spec_fields: dict[str, Any]) -> list[dict[str, Any]]:
     torch.set_num_threads(1)
     return replay(method, seed, ReplaySpec(**spec_fields))
@@ -162,6 +181,9 @@ def run_replays(
     ``jobs`` or on the order in which processes finish. With a ``backend``
     the replays run one after another in this process and the backend runs
     each batch's look-ups concurrently (``jobs`` must then be 1).
+
+    :raises ReplayInterrupted: on Ctrl-C (worker processes are stopped first), holding the finished replays.
+    :raises RuntimeError: a replay failed, naming its method and seed (the others are stopped).
     """
     if backend is not None and jobs > 1:
         raise ValueError(f"jobs={jobs} with an evaluation backend: the backend runs the look-ups in parallel, "
@@ -169,6 +191,17 @@ def run_replays(
     make_benchmark(spec)
     tasks = [(method, seed) for method in methods for seed in seeds]
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    try:
+        _run_tasks(spec, tasks, jobs, show_progress, backend, results)
+    except KeyboardInterrupt:
+        finished = [row for task in tasks if task in results for row in results[task]]
+        raise ReplayInterrupted(finished, len(results), len(tasks)) from None
+    return [row for task in tasks for row in results[task]]
+
+
+def _run_tasks(spec: ReplaySpec, tasks: Sequence[tuple[str, int]], jobs: int, show_progress: bool,
+               backend: Backend | None, results: dict[tuple[str, int], list[dict[str, Any]]]) -> None:
+    """Fill ``results`` with the rows of each (method, seed) of ``tasks`` as it finishes."""
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, disable=not show_progress) as progress:
@@ -178,20 +211,38 @@ def run_replays(
                 progress.update(bar, description=f"{method} seed {seed}")
                 results[method, seed] = replay(method, seed, spec, backend)
                 progress.advance(bar)
-        else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-                futures = {pool.submit(_replay_in_worker, method, seed, asdict(spec)): (method, seed)
-                           for method, seed in tasks}
-                for future in as_completed(futures):
-                    method, seed = futures[future]
-                    try:
-                        results[method, seed] = future.result()
-                    except Exception as error:
-                        # fail now rather than after every queued replay has run
-                        pool.shutdown(cancel_futures=True)
-                        raise RuntimeError(f"replay of {method!r} seed {seed} failed: {type(error).__name__}: "
-                                           f"{error}") from error
-                    progress.update(bar, description=f"{method} seed {seed} done")
-                    progress.advance(bar)
-    return [row for task in tasks for row in results[task]]
+            return
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
+                                   initializer=_ignore_interrupts)
+        try:
+            futures = {pool.submit(_replay_in_worker, method, seed, asdict(spec)): (method, seed)
+                       for method, seed in tasks}
+            for future in as_completed(futures):
+                method, seed = futures[future]
+                try:
+                    results[method, seed] = future.result()
+                except Exception as error:
+                    raise RuntimeError(f"replay of {method!r} seed {seed} failed: {type(error).__name__}: "
+                                       f"{error}") from error
+                progress.update(bar, description=f"{method} seed {seed} done")
+                progress.advance(bar)
+        except BaseException:
+            # fail (or stop on Ctrl-C) now rather than after every queued replay has run
+            _stop_workers(pool)
+            raise
+        finally:
+            pool.shutdown()
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued replays and kill the running ones (``terminate_workers`` from Python 3.14 on)."""
+    if hasattr(pool, "terminate_workers"):
+        pool.terminate_workers()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join()

@@ -3,7 +3,10 @@
 ``<name>.pt`` holds the weights, ``<name>.json`` the format and version, the
 space and its op vocabulary, the model config and how it was trained. Loading
 refuses a checkpoint of another space, vocabulary or model version, naming
-which. bonas ships ``nb201`` and ``nb101`` checkpoints as package data.
+which, and checks every size of the config against sane bounds and against the
+shapes of the weights before a model is built, so a config edited to ask for a
+huge model fails at once with a ``ValueError`` instead of allocating it. bonas
+ships ``nb201`` and ``nb101`` checkpoints as package data.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import torch
 
 from bonas.encoders.base import graph_vocabulary, max_graph_nodes
 from bonas.encoders.cate.model import CATEConfig, CATEModel
+from bonas.encoders.cate.tokens import SPECIAL_TOKENS
 from bonas.files import atomic_write
 from bonas.spaces.base import Space
 
 FORMAT = "bonas-cate"
 VERSION = 1
 """Bumped whenever :class:`CATEModel`'s layers or the tokenisation change."""
+MAX_SIZES = {"d_model": 4096, "n_heads": 256, "graph_layers": 64, "cross_layers": 64, "d_ff": 16384}
+"""The largest config sizes a checkpoint may ask for, checked before its weights are even read."""
 
 
 def packaged_checkpoint(space_name: str) -> Path:
@@ -60,7 +66,8 @@ def load_checkpoint(path: str | Path, space: Space) -> tuple[CATEModel, dict[str
     """The model of a checkpoint for ``space`` in eval mode, and its metadata.
 
     :raises FileNotFoundError: no checkpoint at ``path`` (the message says how to make one).
-    :raises ValueError: a checkpoint of another format, version, space or vocabulary, or corrupt weights.
+    :raises ValueError: a checkpoint of another format, version, space or vocabulary, a config size out of
+        bounds or unlike its weights' shapes (checked before the model is built), or corrupt weights.
     """
     path = Path(path)
     how = f"make one with `bonas pretrain-cate --space {space.name} --out {path}`"
@@ -87,13 +94,55 @@ def load_checkpoint(path: str | Path, space: Space) -> tuple[CATEModel, dict[str
         config = CATEConfig(**meta["config"])
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"CATE checkpoint {path} has a bad model config: {error}") from None
-    if config.max_nodes < max_graph_nodes(space):
-        raise ValueError(f"CATE checkpoint {path} takes graphs of {config.max_nodes} nodes; space {space.name!r} "
-                         f"has up to {max_graph_nodes(space)}")
-    model = CATEModel(config)
+    check_config(config, space, path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"CATE checkpoint {path} has unreadable or mismatched weights: {error}") from None
+    check_weight_shapes(config, state, path)
+    model = CATEModel(config)
+    try:
         model.load_state_dict(state)
     except Exception as error:
         raise ValueError(f"CATE checkpoint {path} has unreadable or mismatched weights: {error}") from None
     return model.eval(), meta
+
+
+def check_config(config: CATEConfig, space: Space, path: Path) -> None:
+    """``ValueError`` unless every size of ``config`` is within :data:`MAX_SIZES` and fits ``space``.
+
+    ``max_nodes`` must be the space's largest graph and ``n_tokens`` its vocabulary plus the special tokens,
+    as ``bonas pretrain-cate`` writes them.
+    """
+    for name, bound in MAX_SIZES.items():
+        if getattr(config, name) > bound:
+            raise ValueError(f"CATE checkpoint {path} config {name} is {getattr(config, name)}, above the "
+                             f"largest bonas builds ({bound})")
+    expected = {"max_nodes": max_graph_nodes(space), "n_tokens": len(SPECIAL_TOKENS) + len(graph_vocabulary(space))}
+    for name, value in expected.items():
+        if getattr(config, name) != value:
+            raise ValueError(f"CATE checkpoint {path} config {name} is {getattr(config, name)}; space "
+                             f"{space.name!r} needs {value}")
+
+
+def check_weight_shapes(config: CATEConfig, state: Any, path: Path) -> None:
+    """``ValueError`` unless the state dict ``state`` has the layer count and widths ``config`` names."""
+    if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
+        raise ValueError(f"CATE checkpoint {path} holds a {type(state).__name__}, not a state dict of tensors")
+    layer_counts = {
+        name: len({key.split(".")[2] for key in state if key.startswith(f"{encoder}.layers.")})
+        for name, encoder in (("graph_layers", "graph_encoder"), ("cross_layers", "cross_encoder"))
+    }
+    shapes = {
+        "n_tokens": ("op_embedding.weight", 0), "d_model": ("op_embedding.weight", 1),
+        "d_ff": ("graph_encoder.layers.0.linear1.weight", 0),
+    }
+    found = dict(layer_counts)
+    for name, (key, dim) in shapes.items():
+        if key not in state or state[key].ndim != 2:
+            raise ValueError(f"CATE checkpoint {path} has no 2-d weight {key!r}, so config {name} cannot be checked")
+        found[name] = state[key].shape[dim]
+    for name, value in found.items():
+        if getattr(config, name) != value:
+            raise ValueError(f"CATE checkpoint {path} config {name} is {getattr(config, name)}, but its weights "
+                             f"have {value}")

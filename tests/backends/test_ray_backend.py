@@ -2,6 +2,7 @@
 
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -58,6 +59,14 @@ def test_results_failures_retries_and_timeouts(backend, tmp_path):
     assert outcomes[1].value == 5.0  # the worker died once, Ray re-ran the task
     assert outcomes[2].value is None and "after up to 2 attempt(s)" in outcomes[2].error
     assert outcomes[3].value is None and "ValueError: loss diverged" in outcomes[3].error
+
+
+def test_an_unpicklable_evaluate_is_refused_before_anything_is_asked(backend, tmp_path):
+    lock = threading.Lock()
+    opt = bonas.Optimizer(SPACE, seed=0, n_initial=4, storage=tmp_path / "ray.jsonl")
+    with pytest.raises(TypeError, match=r"evaluate <function .*<lambda>.* cannot be sent .*lock"):
+        bonas.run(opt, lambda arch: lock.locked(), backend=backend, n_trials=2, show_progress=False)
+    assert opt.trials == [] and backend.n_running == 0
 
 
 def sleep_then_write(args):

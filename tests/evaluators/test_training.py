@@ -74,9 +74,9 @@ def test_failures_become_failed_trials_of_a_search(digits_data):
     _, _, error = call_evaluate(TrainingEvaluator(*digits_data, **TINY), bad_cell)
     assert error.startswith("ValueError: unknown op 'conv5x5' at edge 0")
     diverging = TrainingEvaluator(*digits_data, **TINY | {"epochs": 1, "lr": 1e6, "channels": 4, "num_threads": 1},
-                                  device="cpu")  # forked workers cannot use CUDA
+                                  device="cpu")
     opt = bonas.Optimizer(SPACE, seed=0, n_initial=10)
-    with bonas.LocalBackend(n_workers=2, start_method="fork") as backend:
-        bonas.run(opt, diverging, backend=backend, n_trials=3, max_in_flight=2, show_progress=False)
+    with bonas.LocalBackend(n_workers=2) as backend:
+        bonas.run(opt, diverging, backend=backend, n_trials=3, max_in_flight=2, show_progress=False, fail_fast=None)
     assert [trial.state for trial in opt.trials] == [bonas.TrialState.FAILED] * 3
     assert all("training diverged" in trial.info["error"] for trial in opt.trials)
