@@ -17,7 +17,7 @@ SPACE = NASBench201Space()
 
 WRITER = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     import bonas
     table = bonas.NASBench201Table("cifar10")
     try:
@@ -26,10 +26,13 @@ WRITER = textwrap.dedent(
         print("LOCKED", error, flush=True)
         sys.exit(3)
     print("OPEN", flush=True)
-    for _ in range(20):
+    for step in range(20):
         trial = opt.ask(1)[0]
         opt.tell(trial, table.query(trial.arch).test_accuracy)
-        time.sleep(float(sys.argv[2]))
+        if step == 9 and len(sys.argv) > 2:  # half-way, hold the journal until the other writer has tried
+            deadline = time.monotonic() + 120
+            while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:
+                time.sleep(0.05)
     print("DONE", flush=True)
     """
 )
@@ -38,14 +41,18 @@ WRITER = textwrap.dedent(
 def test_two_processes_on_one_journal_lose_nothing_and_ask_nothing_twice(tmp_path):
     path = tmp_path / "a.jsonl"
     Optimizer(SPACE, n_initial=1000, seed=0, storage=path).close()
-    first = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "0.1"], stdout=subprocess.PIPE, text=True)
+    go = tmp_path / "go"
+    first = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(go)], stdout=subprocess.PIPE, text=True)
     assert first.stdout.readline() == "OPEN\n"
-    second = subprocess.run([sys.executable, "-c", WRITER, str(path), "0"], capture_output=True, text=True,
-                            timeout=120)
+    try:
+        second = subprocess.run([sys.executable, "-c", WRITER, str(path)], capture_output=True, text=True,
+                                timeout=120)
+    finally:
+        go.touch()
     assert second.returncode == 3, second.stderr
     assert str(path) in second.stdout and f"process {first.pid}" in second.stdout and "read_only=True" in second.stdout
     assert first.stdout.read().strip() == "DONE" and first.wait(timeout=60) == 0
-    again = subprocess.run([sys.executable, "-c", WRITER, str(path), "0"], capture_output=True, text=True, timeout=120)
+    again = subprocess.run([sys.executable, "-c", WRITER, str(path)], capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "DONE" in again.stdout, again.stderr
     loaded = Optimizer.load(path)
     assert len(loaded.completed) == 40 and not loaded.pending
