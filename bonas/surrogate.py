@@ -6,6 +6,7 @@ the way ``MixedSingleTaskGP`` does for its categorical ones. Outcomes are
 maximised and standardised, optionally after a rank-based Gaussian copula or
 a log-error transform (see :func:`transform_outcomes`; plain standardisation
 gave the lowest replay regret on NAS-Bench-201, ``benchmarks/RESULTS.md``).
+Noisy objectives learn their noise under botorch's default LogNormal(-4, 1) prior on it.
 Fitting falls back step by step when botorch fails (see :func:`fit_surrogate`).
 """
 
@@ -22,9 +23,8 @@ from botorch.exceptions.warnings import OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
-from gpytorch.constraints import GreaterThan
+from botorch.models.utils.gpytorch_modules import MIN_INFERRED_NOISE_LEVEL, get_gaussian_likelihood_with_lognormal_prior
 from gpytorch.kernels import Kernel
-from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.operators import DiagLinearOperator
 from linear_operator.utils.errors import NanError, NotPSDError
@@ -33,8 +33,8 @@ from torch import Tensor
 logger = logging.getLogger(__name__)
 
 OUTCOME_TRANSFORMS = ("standardize", "copula", "log-error")
-NOISE_FLOOR = 1e-4
-"""Smallest learned noise variance (in standardised units) of the fallback fit."""
+NOISE_FLOOR = MIN_INFERRED_NOISE_LEVEL
+"""Smallest learned noise variance (in standardised units): botorch's floor, 1e-4."""
 SAFE_MAGNITUDE = 1e100
 """Largest outcome magnitude standardised as is: the variance of any number of such values is finite."""
 DETERMINISTIC_NOISE = 1e-6
@@ -134,7 +134,10 @@ def _build(train_X: Tensor, train_Y: Tensor, kernel: Kernel, deterministic: bool
         train_Yvar = torch.full_like(train_Y, DETERMINISTIC_NOISE) * train_Y.var().clamp_min(1e-12)
         return ArchitectureGP(train_X, train_Y, train_Yvar=train_Yvar, covar_module=kernel,
                               outcome_transform=Standardize(m=1))
-    likelihood = GaussianLikelihood(noise_constraint=GreaterThan(NOISE_FLOOR))
+    # botorch's default likelihood: a LogNormal(-4, 1) prior on the noise variance (Hvarfner et al. 2024). Without
+    # it, fits on 12-epoch validation accuracies found the mode "everything is noise" (outputscale 1e-7, noise 0.93)
+    # and the warm start kept every later fit there: CIFAR-100 seeds stalled (benchmarks/RESULTS.md, issue 18)
+    likelihood = get_gaussian_likelihood_with_lognormal_prior()
     return ArchitectureGP(train_X, train_Y, likelihood=likelihood, covar_module=kernel,
                           outcome_transform=Standardize(m=1))
 

@@ -1,0 +1,133 @@
+"""Which noisy-objective GP searches best under the standard NAS protocol? Variants of the fit on NB201 val12.
+
+Each run is the optimizer (TW encoding, LogEI, local candidates, learned noise: ``deterministic=False``) searching
+the 12-epoch validation accuracy of NAS-Bench-201 (one noisy training run) for ``--queries`` asks; the report is
+the validation regret (the table's best 12-epoch validation accuracy minus the best found) and the test regret of
+the best-by-validation cell (200-epoch test accuracy), at 50 / 100 / 150 queries, and how many seeds stalled (best
+validation accuracy more than 1 point short of the table's best at the last query). Variants:
+
+- ``no-noise-prior``: a GaussianLikelihood without a noise prior (bonas before issue 18);
+- ``noise-prior``: botorch's default likelihood for ``SingleTaskGP``, a LogNormal(-4, 1) prior on the noise
+  variance (Hvarfner et al. 2024) with the same 1e-4 floor;
+- ``cold``: no warm start (every fit starts from the kernel's defaults);
+- ``noise-prior-cold``: both.
+
+One JSON line per run goes to ``--out`` (runs already there are skipped, so a long job resumes).
+
+    python benchmarks/bench_noisy_gp.py --datasets cifar100 --seeds 100-119 --variants no-noise-prior noise-prior \\
+        --jobs 2 --out benchmarks/results/noisy_gp.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import torch
+
+VARIANTS = ("no-noise-prior", "noise-prior", "cold", "noise-prior-cold")
+CHECKPOINTS = (50, 100, 150)
+STALL_POINTS = 1.0
+
+
+def _apply_variant(variant: str) -> None:
+    """Patch the fit for ``variant`` in this (worker) process."""
+    import bonas.optimizer as optimizer_module
+    import bonas.surrogate as surrogate
+    from botorch.models.transforms.outcome import Standardize
+    from botorch.models.utils.gpytorch_modules import get_gaussian_likelihood_with_lognormal_prior
+    from gpytorch.constraints import GreaterThan
+    from gpytorch.likelihoods import GaussianLikelihood
+
+    prior = variant.startswith("noise-prior")
+    built = surrogate._build
+
+    def build(train_X, train_Y, kernel, deterministic):
+        if deterministic:
+            return built(train_X, train_Y, kernel, deterministic)
+        likelihood = (get_gaussian_likelihood_with_lognormal_prior() if prior
+                      else GaussianLikelihood(noise_constraint=GreaterThan(surrogate.NOISE_FLOOR)))
+        return surrogate.ArchitectureGP(train_X, train_Y, likelihood=likelihood, covar_module=kernel,
+                                        outcome_transform=Standardize(m=1))
+
+    surrogate._build = build
+    if variant.endswith("cold"):
+        fit = optimizer_module.fit_surrogate
+        optimizer_module.fit_surrogate = lambda *args, warm_start=None, **kwargs: fit(*args, warm_start=None, **kwargs)
+
+
+def one_run(dataset: str, variant: str, seed: int, queries: int) -> dict:
+    torch.set_num_threads(1)
+    _apply_variant(variant)
+    import bonas
+
+    table = bonas.NASBench201Table(dataset)
+    validation = table.metric("val_accuracy_12ep")
+    test = table.metric("test_accuracy")
+    optimizer = bonas.Optimizer(table.space, encoding="tw", seed=seed, deterministic=False)
+    start = time.perf_counter()
+    best_val, best_test, record = -1.0, 0.0, {}
+    for query in range(1, queries + 1):
+        trial = optimizer.ask(1)[0]
+        row = table.index(trial.arch)
+        optimizer.tell(trial, float(validation[row]))
+        if validation[row] > best_val:
+            best_val, best_test = float(validation[row]), float(test[row])
+        if query in CHECKPOINTS or query == queries:
+            record[f"val{query}"] = float(validation.max()) - best_val
+            record[f"test{query}"] = float(test.max()) - best_test
+    return {"dataset": dataset, "variant": variant, "seed": seed, "queries": queries, **record,
+            "s": time.perf_counter() - start}
+
+
+def _seeds(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def report(records: list[dict], queries: int) -> None:
+    groups = defaultdict(list)
+    for record in records:
+        groups[record["dataset"], record["variant"]].append(record)
+    print(f"{'dataset':16} {'variant':18} {'n':>3} " + " ".join(f"val@{q:<4} test@{q:<3}" for q in CHECKPOINTS)
+          + "  stalled  s/run")
+    for (dataset, variant), rows in sorted(groups.items()):
+        cells = " ".join(f"{statistics.mean(r[f'val{q}'] for r in rows):8.3f} {statistics.mean(r[f'test{q}'] for r in rows):8.3f}"
+                         for q in CHECKPOINTS if all(f"val{q}" in r for r in rows))
+        stalled = [r["seed"] for r in rows if r[f"val{queries}"] > STALL_POINTS]
+        print(f"{dataset:16} {variant:18} {len(rows):3d} {cells}  {stalled}  {statistics.mean(r['s'] for r in rows):.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["cifar10", "cifar100", "ImageNet16-120"])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--seeds", type=_seeds, default=_seeds("100-119"), help="a range, e.g. 100-119")
+    parser.add_argument("--queries", type=int, default=150)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("noisy_gp.jsonl"))
+    args = parser.parse_args()
+    done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.exists() else []
+    have = {(r["dataset"], r["variant"], r["seed"]) for r in done if r["queries"] == args.queries}
+    tasks = [(d, v, s) for d in args.datasets for s in args.seeds for v in args.variants if (d, v, s) not in have]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "a") as log, ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(one_run, d, v, s, args.queries) for d, v, s in tasks]
+        for future in as_completed(futures):
+            record = future.result()
+            done.append(record)
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            print(json.dumps(record), flush=True)
+    wanted = [r for r in done if r["dataset"] in args.datasets and r["variant"] in args.variants
+              and r["seed"] in args.seeds and r["queries"] == args.queries]
+    report(wanted, args.queries)
+
+
+if __name__ == "__main__":
+    main()
