@@ -7,7 +7,7 @@ from bonas.journal_lock import JournalLockedError
 from bonas.loop import EvaluationError, run
 from bonas.nasbench import NASBench101Table, NASBench201Table, NB101Record, NB201Record
 from bonas.networks import build_network
-from bonas.optimizer import Optimizer
+from bonas.optimizer import Optimizer, SpaceExhaustedError
 from bonas.spaces import (
     NB101_OPS,
     DARTS_OPS,
@@ -54,6 +54,7 @@ __all__ = [
     "NB201Arch",
     "NB201Record",
     "Optimizer",
+    "SpaceExhaustedError",
     "Space",
     "SubsetSpace",
     "Trial",

@@ -172,9 +172,10 @@ def select_thompson(model: Model, candidates_X: Tensor, q: int, generator: torch
     return [int(shortlist[position]) for position in chosen_positions]
 
 
-SELECTION_ERRORS = (RuntimeError, ValueError, ArithmeticError)
-"""What a degenerate posterior raises inside a batch rule (``torch.linalg.LinAlgError`` and linear_operator's
-``NotPSDError`` are ``RuntimeError``; botorch refuses NaN inputs with ``ValueError``): the optimizer falls back."""
+SELECTION_ERRORS = (RuntimeError, ArithmeticError)
+"""What a degenerate posterior raises inside a batch rule (``torch.linalg.LinAlgError``, linear_operator's
+``NotPSDError`` and ``NanError``, ``torch.multinomial`` on NaN probabilities: all ``RuntimeError``): the optimizer
+falls back. Running out of memory (``torch.OutOfMemoryError``) is not a degenerate posterior and is raised."""
 
 
 @torch.no_grad()
@@ -187,6 +188,8 @@ def fallback_selection(model: Model, candidates_X: Tensor, q: int, seed: int) ->
         mean, _ = posterior_marginals(model, candidates_X)
         if bool(torch.isfinite(mean).all()):
             return [int(index) for index in torch.argsort(mean, descending=True, stable=True)[:q]], "posterior-mean"
+    except torch.OutOfMemoryError:
+        raise
     except SELECTION_ERRORS:
         pass
     order = torch.randperm(len(candidates_X), generator=torch.Generator().manual_seed(seed))

@@ -19,6 +19,7 @@ from rich.table import Table
 from bonas.backends import LocalBackend
 from bonas.evaluators import NASWOT, CIFAR10Folder, TrainingEvaluator, digits
 from bonas.journal import JournalCorruptError
+from bonas.journal_lock import JournalLockedError
 from bonas.loop import run
 from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
 from bonas.optimizer import ENCODINGS, Optimizer
@@ -123,7 +124,7 @@ def _search(args: argparse.Namespace, console: Console) -> int:
     if args.journal is not None and args.journal.exists():
         try:
             opt = Optimizer.load(args.journal, space=space)
-        except (JournalCorruptError, ValueError, OverflowError, OSError) as error:
+        except (JournalCorruptError, JournalLockedError, ValueError, OverflowError, OSError) as error:
             console.print(f"[red]cannot resume {args.journal}: {error}", soft_wrap=True)
             return 2
         kept = {name: opt.settings[name] for name in ("encoding", "seed") if opt.settings[name] != getattr(args, name)}
@@ -144,7 +145,11 @@ def _search(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red]bonas search: {error}", soft_wrap=True)
         return 2
     if opt is None:  # a new journal is written only once the data is known to be good
-        opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal)
+        try:
+            opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal)
+        except (JournalLockedError, ValueError, OSError) as error:
+            console.print(f"[red]bonas search: cannot create {args.journal}: {error}", soft_wrap=True)
+            return 2
     console.print(f"search {space.name} with {args.evaluator} on {args.data}: {args.trials} trials, {args.workers} "
                   "worker(s)")
     start = time.perf_counter()

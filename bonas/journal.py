@@ -153,12 +153,17 @@ def _parse_line(line: bytes, where: str) -> dict[str, Any]:
     return event
 
 
-def _complete_event(line: bytes) -> bool:
-    """Whether a last line without its newline is nonetheless a whole event (and not a torn prefix of one)."""
+def _complete_event(line: bytes, where: str) -> bool:
+    """Whether a last line without its newline is a whole event (``False``: a torn prefix, not JSON at all).
+
+    A prefix of a JSON object is never JSON, so a tail that parses is whole; if it is not a valid event, it is
+    corruption like any other line (:class:`JournalCorruptError` naming ``where``), not something to cut.
+    """
     try:
-        _parse_line(line, "last line")
-    except JournalCorruptError:
+        json.loads(line, parse_constant=_parse_constant, parse_float=_parse_float)
+    except ValueError:
         return False
+    _parse_line(line, where)
     return True
 
 
@@ -189,10 +194,23 @@ class Journal:
         if self._lock is None:
             self._lock = JournalLock.acquire(self.path)
 
-    def claim(self) -> None:
-        """Become the journal of this process that appends; an older one sharing the lock is refused from now on."""
+    def claim(self) -> "Journal | None":
+        """Become the journal of this process that appends; an older one sharing the lock is refused from now on.
+
+        :returns: the journal that could append until now, if any, for :meth:`hand_back`.
+        """
         self.lock()
-        self._lock.claim(self)
+        return self._lock.claim(self)
+
+    def hand_back(self, previous: "Journal | None") -> None:
+        """Give up a claim (a load that failed): ``previous`` appends again, or the lock is released."""
+        if self._lock is not None:
+            self._lock.hand_back(self, previous)
+
+    def check_writable(self) -> None:
+        """Raise :class:`~bonas.journal_lock.JournalLockedError` if this journal holds a lock it may not write under."""
+        if self._lock is not None:
+            self._lock.check_writer(self)
 
     def close(self) -> None:
         """Release the lock (unless a newer journal of this process has claimed it); later appends are refused."""
@@ -215,7 +233,7 @@ class Journal:
         lines = self.path.read_bytes().split(b"\n")
         tail = lines.pop()
         events = [_parse_line(line, f"{self.path}, line {number}") for number, line in enumerate(lines, start=1)]
-        if tail and _complete_event(tail):
+        if tail and _complete_event(tail, f"{self.path}, line {len(lines) + 1}"):
             events.append(_parse_line(tail, f"{self.path}, line {len(lines) + 1}"))
             logger.info("%s, line %d: a complete last event without its newline; the newline is added before the "
                         "next append", self.path, len(lines) + 1)
@@ -247,7 +265,7 @@ class Journal:
             if end == size:
                 return 0
             handle.seek(end)
-            if _complete_event(handle.read(size - end)):
+            if _complete_event(handle.read(size - end), f"{self.path}, last line"):
                 handle.seek(size)
                 handle.write(b"\n")
                 handle.flush()
@@ -273,8 +291,7 @@ class Journal:
             raise ValueError(str(error)) from None
         check_json(record, f"{record['event']} event")
         line = (json.dumps(record, allow_nan=False, sort_keys=True) + "\n").encode("ascii")
-        if self._lock is not None:
-            self._lock.check_writer(self)
+        self.check_writable()
         if not self._tail_checked:
             self.repair_tail()
         new_file = not self.path.exists()

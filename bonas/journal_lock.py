@@ -70,12 +70,16 @@ class JournalLock:
                     f"{journal_path} is open for writing by {_holder(self.path)}; a journal takes one writer at a "
                     f"time. Close that optimizer (or let its process end) first, or read the journal without "
                     f"writing: Optimizer.load({str(journal_path)!r}, read_only=True)") from None
-        stamp = json.dumps({"pid": self.pid, "host": socket.gethostname(),
-                            "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode()
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, stamp, 0)
         self._descriptor = descriptor
         self._finalizer = weakref.finalize(self, os.close, descriptor)
+        stamp = json.dumps({"pid": self.pid, "host": socket.gethostname(),
+                            "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode()
+        try:
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, stamp, 0)
+        except OSError:
+            self._finalizer()
+            raise
 
     @classmethod
     def acquire(cls, journal_path: Path) -> "JournalLock":
@@ -95,9 +99,21 @@ class JournalLock:
     def is_open(self) -> bool:
         return self._finalizer.alive
 
-    def claim(self, journal: Any) -> None:
-        """Make ``journal`` the one that may append; any other journal sharing this lock is refused from now on."""
+    def claim(self, journal: Any) -> Any:
+        """Make ``journal`` the one that may append; any other journal sharing this lock is refused from now on.
+
+        :returns: the journal that could append until now (or ``None``), for :meth:`hand_back`.
+        """
+        previous = self._writer() if self._writer is not None else None
         self._writer = weakref.ref(journal)
+        return previous
+
+    def hand_back(self, journal: Any, previous: Any) -> None:
+        """``journal`` gives up a claim it could not use: ``previous`` writes again, or the lock is freed."""
+        if previous is None:
+            self.release(journal)
+        else:
+            self._writer = weakref.ref(previous)
 
     def check_writer(self, journal: Any) -> None:
         """Raise :class:`JournalLockedError` unless ``journal`` may append now (in this process, its claimant)."""
@@ -116,3 +132,20 @@ class JournalLock:
         writer = self._writer() if self._writer is not None else None
         if writer is None or writer is journal:
             self._finalizer()
+
+    def forget_in_child(self) -> None:
+        """In a forked child: close this process's copy of the descriptor, so the lock ends with the parent.
+
+        Closing a copy does not release an ``flock`` that the parent's descriptor still holds.
+        """
+        if self._finalizer.detach() is not None:
+            os.close(self._descriptor)
+
+
+def _forget_locks_in_child() -> None:
+    for lock in list(_HELD.values()):
+        lock.forget_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_locks_in_child)

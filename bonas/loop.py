@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bonas.backends.base import Backend, Evaluate, Outcome, error_summary
 from bonas.backends.local import LocalBackend
 from bonas.journal import check_json
-from bonas.optimizer import Optimizer
+from bonas.optimizer import Optimizer, SpaceExhaustedError
 from bonas.trial import Trial, TrialState
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,11 @@ def run(
     :param fail_fast: stop when the first this many evaluations told in this run all fail with the same
         error: the backend is shut down and :class:`EvaluationError` raised; the failures are told, trials
         still in flight stay so in the journal, and resuming re-runs them. ``None`` never stops.
+    A space with nothing left to ask ends the run once the trials in flight are told (logged), with fewer
+    than ``n_trials`` told.
+
+    :raises RuntimeError: the optimizer cannot write its journal (read-only, closed or handed over), before
+        anything is submitted.
     :raises TypeError: ``evaluate`` cannot run on ``backend``. A trial whose ``submit`` raised, and the rest
         of its batch, are recorded as abandoned with the reason before the error propagates.
     """
@@ -77,17 +82,24 @@ def run(
     backend = backend if backend is not None else LocalBackend(n_workers=max_in_flight)
     trials: dict[int, Trial] = {}
     first_failures: list[tuple[int, str | None]] = []
+    exhausted = False
     try:
+        opt.check_writable()
         backend.check(evaluate)
         _submit(opt, backend, evaluate, opt.pending, trials)
         columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("eta"), TimeRemainingColumn())
         with Progress(*columns, disable=not show_progress) as progress:
             bar = progress.add_task("bonas run", total=n_trials, completed=_n_told(opt))
-            while _n_told(opt) < n_trials:
+            while _n_told(opt) < n_trials and not (exhausted and not trials):
                 room = min(max_in_flight - len(trials), n_trials - _n_told(opt) - len(trials))
-                if room > 0:
-                    _submit(opt, backend, evaluate, opt.ask(room, batch=batch), trials)
+                if room > 0 and not exhausted:
+                    try:
+                        _submit(opt, backend, evaluate, opt.ask(room, batch=batch), trials)
+                    except SpaceExhaustedError as error:
+                        exhausted = True
+                        logger.warning("%s; the %d trial(s) in flight finish and the run ends", error, len(trials))
+                        continue
                 for outcome in backend.wait():
                     error = _tell(opt, trials.pop(outcome.trial_id), outcome)
                     if fail_fast is not None and len(first_failures) < fail_fast:

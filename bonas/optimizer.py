@@ -64,6 +64,10 @@ Measured on NB201 replays (batches of 8, validation seeds 100-109, see
 mediocre cells; ``4 q`` keeps the diversity among cells worth evaluating."""
 
 
+class SpaceExhaustedError(RuntimeError):
+    """Every architecture of the space has been asked (told, failed or in flight): nothing is left to propose."""
+
+
 def _choice(name: str, value: str, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise ValueError(f"unknown {name} {value!r}; expected one of {list(allowed)}")
@@ -278,7 +282,7 @@ class Optimizer:
             keys = {self.space.canonical_key(arch) for arch in candidates}
             candidates += self._random_archs(2 * n - len(candidates), rng, exclude=keys)
         if not candidates:
-            raise RuntimeError(f"every architecture of space {self.space.name!r} has been asked; nothing left to propose")
+            raise SpaceExhaustedError(f"every architecture of space {self.space.name!r} has been asked; nothing left to propose")
         if len(candidates) <= n:
             if len(candidates) < n:
                 logger.warning("only %d unseen architecture(s) are left in space %r; asking %d instead of %d",
@@ -311,6 +315,8 @@ class Optimizer:
             if len(set(chosen)) != n:
                 raise RuntimeError(f"it chose {len(set(chosen))} distinct candidates of {n}")
             self.last_selection = batch
+        except torch.OutOfMemoryError:
+            raise
         except SELECTION_ERRORS as error:
             # an ask never crashes on the numbers of a model: a degenerate posterior falls back, logged
             logger.warning("batch selection %r failed (%s: %s); falling back", batch, type(error).__name__, error)
@@ -350,14 +356,14 @@ class Optimizer:
             their look-alikes.
         """
         _positive(n, "ask(n)", minimum=1)
-        self._check_writable()
+        self.check_writable()
         batch = _choice("batch", batch, BATCH_METHODS) if batch is not None else ("kdpp" if n > 1 else "greedy")
         rng = self._rng()
         kernel_state = None
         if len(self.completed) < max(self.settings["n_initial"], MIN_OBSERVATIONS):
             archs = self._random_archs(n, rng)
             if not archs:
-                raise RuntimeError(f"every architecture of space {self.space.name!r} has been asked; "
+                raise SpaceExhaustedError(f"every architecture of space {self.space.name!r} has been asked; "
                                    "nothing left to propose")
             if len(archs) < n:
                 logger.warning("only %d unseen architecture(s) are left in space %r; asking %d instead of %d",
@@ -389,10 +395,14 @@ class Optimizer:
             owner = self._trials[owner_id]
             raise ValueError(f"{self.space.to_str(arch)} is already trial {owner.id} ({owner.state.value})")
 
-    def _check_writable(self) -> None:
+    def check_writable(self) -> None:
+        """Raise unless ``ask``, ``tell`` and ``attach`` can record: ``RuntimeError`` for a ``read_only`` load,
+        :class:`~bonas.journal_lock.JournalLockedError` for a journal closed, handed over or of a parent process."""
         if self.read_only:
-            raise RuntimeError(f"this optimizer was loaded with read_only=True; load the journal without it to "
+            raise RuntimeError("this optimizer was loaded with read_only=True; load the journal without it to "
                                "ask, tell or attach")
+        if self._journal is not None:
+            self._journal.check_writable()
 
     def _next_id(self) -> int:
         return len(self._trials)
@@ -437,7 +447,7 @@ class Optimizer:
         already told or a value that is not a finite number; the journal is
         unchanged then.
         """
-        self._check_writable()
+        self.check_writable()
         target = self._trial(trial)
         new_state = TrialState(_choice("state", state, ("complete", "failed", "abandoned")))
         if target.state != TrialState.RUNNING:
@@ -457,7 +467,7 @@ class Optimizer:
 
     def attach(self, arch: Any, value: float, info: dict[str, Any] | None = None) -> Trial:
         """Add a result obtained elsewhere (a warm start) as a completed trial."""
-        self._check_writable()
+        self.check_writable()
         self.space.validate(arch)
         value = self._value(value, "attached value")
         self._refuse_seen(arch)
@@ -496,10 +506,12 @@ class Optimizer:
             return cls._load(journal, in_flight, device, space, read_only=True)
         _check_not_bootstrapping(Path(path))
         journal.lock()
+        # claimed before it is read: an older optimizer of this process can append nothing the replay would miss
+        previous = journal.claim()
         try:
             return cls._load(journal, in_flight, device, space, read_only=False)
         except BaseException:
-            journal.close()
+            journal.hand_back(previous)
             raise
 
     @classmethod
@@ -526,8 +538,6 @@ class Optimizer:
         optimizer._replay(contents.events[1:], path)
         if read_only:
             optimizer._journal, optimizer.read_only = None, True
-        else:
-            journal.claim()
         running = optimizer.pending
         if running:
             logger.warning("%s: %d trial(s) in flight: %s", path, len(running), [trial.id for trial in running])
@@ -563,6 +573,8 @@ class Optimizer:
             if "kernel" in event:
                 self._kernel_state = self._journalled_kernel(event["kernel"])
         elif kind == "attach":
+            if event["trial"] != self._next_id():
+                raise ValueError(f"trial id {event['trial']} out of order; expected {self._next_id()}")
             self.attach(self.space.from_str(event["arch"]), event["value"], event.get("info"))
         elif kind == "create":
             raise ValueError("a second 'create' event")

@@ -117,6 +117,24 @@ def test_a_journal_holding_a_400_digit_value_is_refused_in_one_line(tmp_path, ca
     assert "Traceback" not in captured.err
 
 
+def test_a_journal_another_process_writes_is_refused_in_one_line(tmp_path, capsys):
+    journal = tmp_path / "search.jsonl"
+    bonas.Optimizer(bonas.NASBench201Space(), seed=0, storage=journal).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
+                               "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+                               f"{journal}.lock"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        before = journal.read_bytes()
+        assert main(["search", "--trials", "2", "--journal", str(journal)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out.startswith(f"cannot resume {journal}: ") and "one writer at a time" in captured.out
+        assert "Traceback" not in captured.err and journal.read_bytes() == before
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_run_replays_interrupted_keeps_the_finished_replays(monkeypatch):
     real_replay, calls = runner.replay, []
 

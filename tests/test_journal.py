@@ -117,8 +117,7 @@ def test_a_complete_last_event_without_its_newline_is_kept_and_the_newline_added
     assert [event["event"] for event in Journal(path).read().events] == ["create", "ask", "tell"]
 
 
-@pytest.mark.parametrize("torn", [b'{"event": "ask", "trial": 0, "arch": "a", "v": 1', b'{"v": 1, "event": "delete"}',
-                                  b'{"event": "ask"'])
+@pytest.mark.parametrize("torn", [b'{"event": "ask", "trial": 0, "arch": "a", "v": 1', b'{"event": "ask"', b'{'])
 def test_a_last_line_that_is_not_a_whole_event_is_torn(tmp_path, torn):
     path = tmp_path / "run.jsonl"
     write(path, [CREATE])
@@ -128,6 +127,20 @@ def test_a_last_line_that_is_not_a_whole_event_is_torn(tmp_path, torn):
     assert contents.torn_tail and len(contents.events) == 1
     assert Journal(path).repair_tail() == len(torn)
     assert path.read_bytes() == intact
+
+
+@pytest.mark.parametrize("last, message", [(b'{"v": 1, "event": "delete"}', "unknown event 'delete'"),
+                                           (b'{"v": 2, "event": "ask"}', "format version 2"), (b"[1]", "expected a JSON object, got list")])
+def test_a_whole_last_line_that_is_no_event_is_corruption_not_cut(tmp_path, last, message):
+    path = tmp_path / "run.jsonl"
+    write(path, [CREATE])
+    path.write_bytes(path.read_bytes() + last)
+    before = path.read_bytes()
+    with pytest.raises(JournalCorruptError, match=f"line 2: {message}"):
+        Journal(path).read()
+    with pytest.raises(JournalCorruptError, match=message):
+        Journal(path).append({"event": "ask", "trial": 0, "arch": "a"})
+    assert path.read_bytes() == before
 
 
 def test_a_file_that_is_only_a_torn_line(tmp_path):

@@ -165,3 +165,66 @@ def test_table_values_survive_a_handover_loop(tmp_path):
             told.append(opt.tell(trial, table.query(trial.arch).test_accuracy).value)
         opt = Optimizer.load(path)
     assert [t.value for t in opt.completed] == told
+
+
+def test_load_takes_the_writing_before_it_reads(tmp_path, monkeypatch):
+    """An older optimizer of this process cannot append between the new one's read and its first write."""
+    from bonas.journal import Journal
+
+    path = tmp_path / "a.jsonl"
+    old = Optimizer(SPACE, n_initial=5, storage=path)
+    old.tell(old.ask(1)[0], 90.0)
+    read = Journal.read
+    refused = []
+
+    def read_while_the_old_one_asks(journal):
+        with pytest.raises(JournalLockedError, match="newer optimizer"):
+            old.ask(1)
+        refused.append(True)
+        return read(journal)
+
+    monkeypatch.setattr(Journal, "read", read_while_the_old_one_asks)
+    new = Optimizer.load(path)
+    monkeypatch.setattr(Journal, "read", read)
+    assert refused and [t.id for t in new.trials] == [0]
+    new.tell(new.ask(1)[0], 91.0)
+    assert [t.value for t in Optimizer.load(path).completed] == [90.0, 91.0]
+
+
+def test_a_failed_load_hands_the_writing_back(tmp_path):
+    path = tmp_path / "a.jsonl"
+    old = Optimizer(SPACE, n_initial=5, storage=path)
+    with pytest.raises(ValueError, match="journal of space 'nb201', not 'darts'"):
+        Optimizer.load(path, space=bonas.DARTSSpace())
+    old.tell(old.ask(1)[0], 90.0)
+    assert [t.value for t in Optimizer.load(path).completed] == [90.0]
+
+
+def test_a_forked_child_does_not_keep_the_lock_after_its_parent_closes(tmp_path):
+    import os
+    import signal
+    import time
+
+    path = tmp_path / "a.jsonl"
+    opt = Optimizer(SPACE, storage=path)
+    child = os.fork()
+    if child == 0:  # holds whatever descriptors it inherited, for longer than the test
+        time.sleep(30)
+        os._exit(0)
+    try:
+        opt.close()
+        probe = "import fcntl, os, sys; fcntl.flock(os.open(sys.argv[1], os.O_RDWR), fcntl.LOCK_EX | fcntl.LOCK_NB)"
+        assert subprocess.run([sys.executable, "-c", probe, str(lock_path(path))]).returncode == 0
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+
+
+def test_run_refuses_an_optimizer_that_cannot_write_before_evaluating_anything(tmp_path):
+    path = tmp_path / "a.jsonl"
+    Optimizer(SPACE, n_initial=5, storage=path).close()
+    reader = Optimizer.load(path, read_only=True)
+    evaluated = []
+    with pytest.raises(RuntimeError, match="read_only"):
+        bonas.run(reader, evaluated.append, n_trials=2, max_in_flight=1, show_progress=False)
+    assert not evaluated

@@ -69,8 +69,12 @@ class _Worker:
         calls_read, calls_write = os.pipe()
         answers_read, answers_write = os.pipe()
         try:
+            # this process's sys.path, so the worker can import bonas itself even if it was found by a path
+            # added at run time (a notebook's sys.path.append); the worker then takes the whole list again
+            path = os.pathsep.join([entry for entry in sys.path if entry] + [os.environ.get("PYTHONPATH", "")])
             self.process = subprocess.Popen(worker_module.command(os.getpid(), calls_read, answers_write),
-                                            pass_fds=(calls_read, answers_write), stdin=subprocess.DEVNULL)
+                                            pass_fds=(calls_read, answers_write), stdin=subprocess.DEVNULL,
+                                            env={**os.environ, "PYTHONPATH": path.rstrip(os.pathsep)})
         except BaseException:
             os.close(calls_write)
             os.close(answers_read)

@@ -16,6 +16,7 @@ arrays) and refuses any other global, so a folder from elsewhere cannot run code
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 from collections.abc import Iterator
 from functools import lru_cache
@@ -114,27 +115,100 @@ class CIFAR10Folder:
         return f"CIFAR10Folder({str(Path(self.files[0]).parent)!r}, split={self.split!r})"
 
 
-_NUMPY_CORE = "numpy._core" if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else "numpy.core"
-_NUMPY_CORE_GLOBALS = {("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer")}
-"""What numpy's pickles of arrays and scalars call, under ``numpy.core`` (numpy 1) or ``numpy._core`` (numpy 2)."""
-_PLAIN_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
-"""The array and dtype types, and what a protocol-2 pickle (CIFAR's own) rebuilds bytes with."""
+class _ArrayType:
+    """Stands for ``numpy.ndarray`` in a pickle: only an argument of ``_reconstruct``, never called."""
+
+    def __init__(self, *args: Any) -> None:
+        raise pickle.UnpicklingError("refused a direct call of numpy.ndarray (it can point an array at any memory)")
+
+
+class _ArrayBuilder:
+    """What a pickled array's ``_reconstruct`` gives here; its ``__setstate__`` checks the state, then builds it."""
+
+    array: np.ndarray | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise pickle.UnpicklingError("an array's state is not (version, shape, dtype, fortran, data)")
+        shape, dtype, fortran, raw = state[-4:]
+        self.array = _checked_array(raw, dtype, shape, "F" if fortran else "C")
+
+
+def _checked_array(raw: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+    """An array that owns a copy of ``raw``: plain numbers only, its size exactly the bytes the pickle holds."""
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+        raise pickle.UnpicklingError(f"refused an array of dtype {dtype!r}: only plain numeric arrays are read")
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                               for n in shape):
+        raise pickle.UnpicklingError(f"an array's shape is {shape!r}, not a tuple of sizes")
+    if not isinstance(raw, (bytes, bytearray)) or math.prod(shape) * dtype.itemsize != len(raw):
+        raise pickle.UnpicklingError(f"an array of shape {shape} and dtype {dtype} does not match its "
+                                     f"{len(raw) if isinstance(raw, (bytes, bytearray)) else 'missing'} data bytes")
+    return np.frombuffer(bytes(raw), dtype=dtype).reshape(shape, order=order).copy()
+
+
+def _reconstruct(array_type: Any, shape: Any, typecode: Any) -> _ArrayBuilder:
+    if array_type is not _ArrayType:
+        raise pickle.UnpicklingError(f"refused _reconstruct of {array_type!r}: only numpy.ndarray")
+    return _ArrayBuilder()
+
+
+def _frombuffer(raw: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
+    return _checked_array(raw, dtype, shape, "F" if order == "F" else "C")
+
+
+def _scalar(dtype: Any, raw: Any = None) -> Any:
+    return _checked_array(raw, dtype, (), "C")[()]
+
+
+def _latin1(text: Any, encoding: Any = "latin1") -> bytes:
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refused _codecs.encode with {encoding!r}")
+    return text.encode("latin1")
+
+
+_SAFE_GLOBALS: dict[tuple[str, str], Any] = {
+    ("numpy", "ndarray"): _ArrayType,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _latin1,
+    **{(f"{core}.multiarray", "_reconstruct"): _reconstruct for core in ("numpy.core", "numpy._core")},
+    **{(f"{core}.multiarray", "scalar"): _scalar for core in ("numpy.core", "numpy._core")},
+    **{(f"{core}.numeric", "_frombuffer"): _frombuffer for core in ("numpy.core", "numpy._core")},
+}
+"""What a CIFAR-10 batch may name, and what stands for it here: numpy's array and scalar builders (under
+``numpy.core`` in numpy 1, ``numpy._core`` in numpy 2) replaced by checked ones, and the ``_codecs.encode`` a
+protocol-2 pickle rebuilds bytes with."""
 
 
 class CIFAR10Unpickler(pickle.Unpickler):
-    """An unpickler that only builds numpy arrays besides plain data: any other global is refused.
+    """An unpickler that builds plain data and plain numeric numpy arrays only: any other global is refused.
 
-    :raises pickle.UnpicklingError: the pickle names a global outside the allowed few, naming it.
+    numpy's own builders are not handed out: ``numpy.ndarray`` called on a crafted buffer can point an object
+    array at any address (a crash on first use) or a huge array at a few bytes, so arrays are rebuilt by
+    :func:`_checked_array` from exactly the bytes the file holds, and object or structured dtypes are refused.
+
+    :raises pickle.UnpicklingError: the pickle names a global outside the allowed few, or an array that is not
+        plain numbers of the size its bytes give, naming it.
     """
 
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _PLAIN_GLOBALS:
-            return super().find_class(module, name)
-        for core in ("numpy.core.", "numpy._core."):
-            if module.startswith(core) and (module[len(core):], name) in _NUMPY_CORE_GLOBALS:
-                return super().find_class(f"{_NUMPY_CORE}.{module[len(core):]}", name)
+        if (module, name) in _SAFE_GLOBALS:
+            return _SAFE_GLOBALS[module, name]
         raise pickle.UnpicklingError(f"refused global {module}.{name}: a CIFAR-10 batch holds only plain data and "
                                      f"numpy arrays")
+
+
+def _built(value: Any) -> Any:
+    """``value`` with each :class:`_ArrayBuilder` replaced by its array (dicts, lists and tuples walked)."""
+    if isinstance(value, _ArrayBuilder):
+        if value.array is None:
+            raise pickle.UnpicklingError("an array without its state")
+        return value.array
+    if isinstance(value, dict):
+        return {key: _built(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_built(item) for item in value)
+    return value
 
 
 def read_cifar10_batch(file: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +219,7 @@ def read_cifar10_batch(file: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """
     try:
         with open(file, "rb") as handle:
-            batch = CIFAR10Unpickler(handle, encoding="bytes").load()
+            batch = _built(CIFAR10Unpickler(handle, encoding="bytes").load())
     except Exception as error:  # a crafted or truncated pickle can make the unpickler raise almost anything
         raise ValueError(f"{file} is not a readable CIFAR-10 batch: {type(error).__name__}: {error}") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:

@@ -2,6 +2,7 @@
 an evaluate that always fails, a parent killed mid-run, and workers kept across trials."""
 
 import gc
+import logging
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import bonas
@@ -302,3 +304,15 @@ def test_workers_die_with_a_killed_parent(tmp_path):
     assert len(resumed.pending) == 2
     bonas.run(resumed, accuracy, backend=InlineBackend(), n_trials=4, show_progress=False)
     assert [trial.state for trial in resumed.trials] == [bonas.TrialState.COMPLETE] * 4
+
+
+def test_a_run_longer_than_the_space_ends_when_the_space_is_exhausted(caplog):
+    base = bonas.NASBench201Space()
+    space = bonas.SubsetSpace(base, base.sample(40, np.random.default_rng(0)))
+    n_classes = len({space.canonical_key(arch) for arch in space.enumerate()})
+    opt = bonas.Optimizer(space, n_initial=100, seed=0, encoding="path")
+    with caplog.at_level(logging.WARNING, logger="bonas.loop"):
+        bonas.run(opt, lambda arch: 1.0, backend=InlineBackend(), n_trials=n_classes + 10, max_in_flight=3,
+                  show_progress=False)
+    assert len(opt.completed) == n_classes and not opt.pending
+    assert "has been asked" in caplog.text and "the run ends" in caplog.text

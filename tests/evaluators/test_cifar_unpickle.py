@@ -110,3 +110,44 @@ def test_a_malformed_batch_is_named(tmp_path, content, message):
     with pytest.raises(ValueError, match=str(path)) as error:
         read_cifar10_batch(path)
     assert message in str(error.value)
+
+
+class CallsNdarray:
+    """Unpickling this calls ``numpy.ndarray`` itself with ``args``: an object array over a made-up pointer, or a
+    huge array over a few bytes with zero strides."""
+
+    def __init__(self, *args):
+        self.args = args
+
+    def __reduce__(self):
+        return np.ndarray, self.args
+
+
+@pytest.mark.parametrize("labels", [
+    [CallsNdarray((1,), np.dtype("O"), b"A" * 8)],
+    [CallsNdarray((10**7, 3072), "u1", b"\0", 0, (0, 0))],
+    np.array([1, "x"], dtype=object),
+    np.zeros(3, dtype=[("a", "<i4"), ("b", "O")]),
+])
+def test_arrays_that_are_not_plain_numbers_of_their_own_bytes_are_refused(tmp_path, labels):
+    batch = cifar_batch()
+    batch[b"labels"] = labels
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps(batch, protocol=2))
+    with pytest.raises(ValueError, match="data_batch_1 is not a readable CIFAR-10 batch: UnpicklingError: refused"):
+        read_cifar10_batch(path)
+
+
+def test_an_array_whose_shape_does_not_match_its_bytes_is_refused(tmp_path):
+    class ShortArray:
+        def __reduce__(self):
+            reconstruct = np.ndarray.__reduce__(np.zeros(1, np.uint8))
+            state = reconstruct[2]
+            return reconstruct[0], reconstruct[1], (state[0], (10**9,), state[2], state[3], state[4])
+
+    batch = cifar_batch()
+    batch[b"data"] = ShortArray()
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps(batch, protocol=2))
+    with pytest.raises(ValueError, match="does not match its 1 data bytes"):
+        read_cifar10_batch(path)
