@@ -37,7 +37,7 @@ def main() -> None:
             if deterministic:
                 return built(train_X, train_Y, kernel, deterministic)
             return surrogate.ArchitectureGP(train_X, train_Y, covar_module=kernel, outcome_transform=Standardize(m=1),
-                                            likelihood=GaussianLikelihood(noise_constraint=GreaterThan(1e-4)))
+                                            likelihood=GaussianLikelihood(noise_constraint=GreaterThan(surrogate.NOISE_FLOOR)))
         surrogate._build = build
     fits = []
     fit_surrogate = optimizer_module.fit_surrogate

@@ -153,18 +153,18 @@ def _parse_line(line: bytes, where: str) -> dict[str, Any]:
     return event
 
 
-def _complete_event(line: bytes, where: str) -> bool:
-    """Whether a last line without its newline is a whole event (``False``: a torn prefix, not JSON at all).
+def _tail_event(line: bytes, where: str) -> dict[str, Any] | None:
+    """A last line without its newline as the whole event it is, or ``None`` for a torn prefix (not JSON at all).
 
     A prefix of a JSON object is never JSON, so a tail that parses is whole; if it is not a valid event, it is
     corruption like any other line (:class:`JournalCorruptError` naming ``where``), not something to cut.
     """
     try:
-        json.loads(line, parse_constant=_parse_constant, parse_float=_parse_float)
+        event = json.loads(line, parse_constant=_parse_constant, parse_float=_parse_float)
     except ValueError:
-        return False
-    _parse_line(line, where)
-    return True
+        return None
+    check_event(event, where)
+    return event
 
 
 def _parse_constant(name: str) -> float:
@@ -233,8 +233,9 @@ class Journal:
         lines = self.path.read_bytes().split(b"\n")
         tail = lines.pop()
         events = [_parse_line(line, f"{self.path}, line {number}") for number, line in enumerate(lines, start=1)]
-        if tail and _complete_event(tail, f"{self.path}, line {len(lines) + 1}"):
-            events.append(_parse_line(tail, f"{self.path}, line {len(lines) + 1}"))
+        last = _tail_event(tail, f"{self.path}, line {len(lines) + 1}") if tail else None
+        if last is not None:
+            events.append(last)
             logger.info("%s, line %d: a complete last event without its newline; the newline is added before the "
                         "next append", self.path, len(lines) + 1)
             return JournalContents(events, torn_tail=False, missing_newline=True)
@@ -265,7 +266,7 @@ class Journal:
             if end == size:
                 return 0
             handle.seek(end)
-            if _complete_event(handle.read(size - end), f"{self.path}, last line"):
+            if _tail_event(handle.read(size - end), f"{self.path}, last line") is not None:
                 handle.seek(size)
                 handle.write(b"\n")
                 handle.flush()

@@ -6,8 +6,8 @@ pid and host so that a second writer is told who holds it. Within one process
 the lock is shared, not re-taken: an optimizer loaded from a journal that
 another optimizer of the same process has open takes over the writing once it
 is built (:meth:`JournalLock.claim`), and the older one's writes are refused
-from then on. A forked child inherits the lock's descriptor but not the right
-to write: appends check the pid.
+from then on. A forked child may not write (appends check the pid) and closes
+its copy of the descriptor, so the lock ends with the parent.
 
 ``flock`` is advisory and local: it does not protect a journal on a network
 file system mounted by several hosts (the recorded host says where the holder
@@ -95,6 +95,10 @@ class JournalLock:
         _HELD[key] = lock
         return lock
 
+    def _current_writer(self) -> Any:
+        """The journal that may append now, ``None`` before any claim or once the claimant is gone."""
+        return self._writer() if self._writer is not None else None
+
     @property
     def is_open(self) -> bool:
         return self._finalizer.alive
@@ -104,7 +108,7 @@ class JournalLock:
 
         :returns: the journal that could append until now (or ``None``), for :meth:`hand_back`.
         """
-        previous = self._writer() if self._writer is not None else None
+        previous = self._current_writer()
         self._writer = weakref.ref(journal)
         return previous
 
@@ -122,14 +126,13 @@ class JournalLock:
                                      f"({os.getpid()}) cannot write it: load it anew there")
         if not self.is_open:
             raise JournalLockedError(f"{self.journal_path} was closed; load it again to write")
-        writer = self._writer() if self._writer is not None else None
-        if writer is not journal:
+        if self._current_writer() is not journal:
             raise JournalLockedError(f"{self.journal_path} was reopened by a newer optimizer in this process; "
                                      "this one can no longer write it: use the newer one")
 
     def release(self, journal: Any) -> None:
         """``journal`` is done: the lock is freed unless a newer journal of this process has claimed it."""
-        writer = self._writer() if self._writer is not None else None
+        writer = self._current_writer()
         if writer is None or writer is journal:
             self._finalizer()
 

@@ -57,7 +57,9 @@ def run(
     raised, died ``max_retries`` times or timed out as a failed trial with the
     reason in its info. Trials of a resumed optimizer that are still running
     are evaluated again first. Every event goes to the optimizer's journal, so
-    a crashed run resumes with ``run(Optimizer.load(path), ...)``.
+    a crashed run resumes with ``run(Optimizer.load(path), ...)``. A space with
+    nothing left to ask ends the run once the trials in flight are told (logged),
+    with fewer than ``n_trials`` told.
 
     :param evaluate: ``arch -> float`` or ``arch -> {"value": float, ...}``. Process backends pickle it
         (``LocalBackend`` with cloudpickle: lambdas and closures too); one that cannot be is refused with a
@@ -66,9 +68,6 @@ def run(
     :param fail_fast: stop when the first this many evaluations told in this run all fail with the same
         error: the backend is shut down and :class:`EvaluationError` raised; the failures are told, trials
         still in flight stay so in the journal, and resuming re-runs them. ``None`` never stops.
-    A space with nothing left to ask ends the run once the trials in flight are told (logged), with fewer
-    than ``n_trials`` told.
-
     :raises RuntimeError: the optimizer cannot write its journal (read-only, closed or handed over), before
         anything is submitted.
     :raises TypeError: ``evaluate`` cannot run on ``backend``. A trial whose ``submit`` raised, and the rest

@@ -281,14 +281,9 @@ class Optimizer:
             # a batch as large as the pool leaves the model no choice: random unseen cells widen it to twice the batch
             keys = {self.space.canonical_key(arch) for arch in candidates}
             candidates += self._random_archs(2 * n - len(candidates), rng, exclude=keys)
-        if not candidates:
-            raise SpaceExhaustedError(f"every architecture of space {self.space.name!r} has been asked; nothing left to propose")
         if len(candidates) <= n:
-            if len(candidates) < n:
-                logger.warning("only %d unseen architecture(s) are left in space %r; asking %d instead of %d",
-                               len(candidates), self.space.name, len(candidates), n)
             self.last_selection = "all-left"
-            return candidates
+            return self._left(candidates, n)
         done = self.completed
         train_X = self._encode([trial.arch for trial in done])
         values = torch.tensor([[self._sign() * trial.value] for trial in done], dtype=train_X.dtype, device=self.device)
@@ -361,13 +356,7 @@ class Optimizer:
         rng = self._rng()
         kernel_state = None
         if len(self.completed) < max(self.settings["n_initial"], MIN_OBSERVATIONS):
-            archs = self._random_archs(n, rng)
-            if not archs:
-                raise SpaceExhaustedError(f"every architecture of space {self.space.name!r} has been asked; "
-                                   "nothing left to propose")
-            if len(archs) < n:
-                logger.warning("only %d unseen architecture(s) are left in space %r; asking %d instead of %d",
-                               len(archs), self.space.name, len(archs), n)
+            archs = self._left(self._random_archs(n, rng), n)
         else:
             archs = self._model_based(n, batch, rng)
             if self._kernel_state is not None:
@@ -387,6 +376,16 @@ class Optimizer:
             self._add(trial)
             trials.append(trial)
         return trials
+
+    def _left(self, archs: list[Any], n: int) -> list[Any]:
+        """``archs``, all that is left of the ``n`` asked for: ``SpaceExhaustedError`` if none, logged if fewer."""
+        if not archs:
+            raise SpaceExhaustedError(f"every architecture of space {self.space.name!r} has been asked; "
+                                      "nothing left to propose")
+        if len(archs) < n:
+            logger.warning("only %d unseen architecture(s) are left in space %r; asking %d instead of %d",
+                           len(archs), self.space.name, len(archs), n)
+        return archs
 
     def _refuse_seen(self, arch: Any) -> None:
         """``ValueError`` if ``arch`` (or an equivalent cell) is already a trial that was not abandoned."""
@@ -560,9 +559,9 @@ class Optimizer:
 
     def _apply(self, event: dict[str, Any]) -> None:
         kind = event["event"]
+        if kind in ("ask", "attach") and event["trial"] != self._next_id():
+            raise ValueError(f"trial id {event['trial']} out of order; expected {self._next_id()}")
         if kind == "ask":
-            if event["trial"] != self._next_id():
-                raise ValueError(f"trial id {event['trial']} out of order; expected {self._next_id()}")
             if not self._n_asks <= event["ask"] <= self._n_asks + 1:
                 raise ValueError(f"ask number {event['ask']} out of order; after ask {self._n_asks} comes the same "
                                  f"or {self._n_asks + 1}")
@@ -573,8 +572,6 @@ class Optimizer:
             if "kernel" in event:
                 self._kernel_state = self._journalled_kernel(event["kernel"])
         elif kind == "attach":
-            if event["trial"] != self._next_id():
-                raise ValueError(f"trial id {event['trial']} out of order; expected {self._next_id()}")
             self.attach(self.space.from_str(event["arch"]), event["value"], event.get("info"))
         elif kind == "create":
             raise ValueError("a second 'create' event")

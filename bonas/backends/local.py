@@ -69,8 +69,8 @@ class _Worker:
         calls_read, calls_write = os.pipe()
         answers_read, answers_write = os.pipe()
         try:
-            # this process's sys.path, so the worker can import bonas itself even if it was found by a path
-            # added at run time (a notebook's sys.path.append); the worker then takes the whole list again
+            # this process's sys.path, so the worker imports bonas and the user's modules as this process does,
+            # also from paths added at run time (a notebook's sys.path.append)
             path = os.pathsep.join([entry for entry in sys.path if entry] + [os.environ.get("PYTHONPATH", "")])
             self.process = subprocess.Popen(worker_module.command(os.getpid(), calls_read, answers_write),
                                             pass_fds=(calls_read, answers_write), stdin=subprocess.DEVNULL,
@@ -86,7 +86,6 @@ class _Worker:
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         threading.Thread(target=_send_all, args=(Connection(calls_write, readable=False), self._outbox),
                          name=f"bonas-worker-{self.process.pid}-sender", daemon=True).start()
-        self._outbox.put(pickle.dumps(("path", list(sys.path))))
         self.token: int | None = None
         self.job: _Job | None = None
         self.ready = False

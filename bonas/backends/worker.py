@@ -6,9 +6,9 @@ module is never imported here: a script without an ``if __name__ ==
 (never stdout or stderr, which an evaluation may print to), in frames of
 :class:`multiprocessing.connection.Connection`:
 
-* parent to worker: ``("path", sys_path)`` first, then ``("evaluate", token,
-  payload)`` (a callable pickled with cloudpickle, sent once per worker) and
-  ``("call", token, arch)``;
+* parent to worker: ``("evaluate", token, payload)`` (a callable pickled with
+  cloudpickle, sent once per worker) and ``("call", token, arch)``; the
+  parent's ``sys.path`` comes as ``PYTHONPATH``;
 * worker to parent: ``("ready",)`` once started (the time it took to start
   is not counted against ``timeout_s``), then ``("answer", (value, info,
   error))`` for each call, from :func:`~bonas.backends.base.call_evaluate`.
@@ -62,9 +62,7 @@ def serve(parent_pid: int, read_fd: int, write_fd: int) -> None:
     evaluates: dict[int, Any] = {}
     while True:
         kind, *fields = pickle.loads(inbox.get())
-        if kind == "path":
-            sys.path[:] = fields[0] + [entry for entry in sys.path if entry not in fields[0]]
-        elif kind == "evaluate":
+        if kind == "evaluate":
             token, payload = fields
             evaluates = {token: payload}  # one evaluate at a time: an old one may hold a whole dataset
         else:
