@@ -18,14 +18,13 @@ import argparse
 import time
 
 import numpy as np
-import torch
 
+from bonas.batch import BATCH_RULES
 from bonas.encoders import make_encoder
-from bonas.kernels import make_kernel
 from bonas.nasbench import NASBench201Table
-from bonas.optimizer import BATCH_METHODS, Optimizer
+from bonas.optimizer import Optimizer
 from bonas.spaces import NASBench201Space
-from bonas.surrogate import fit_surrogate, transform_outcomes
+from bonas.surrogate import Surrogate
 
 
 def told_optimizer(space: NASBench201Space, table: NASBench201Table, n: int) -> Optimizer:
@@ -49,18 +48,16 @@ def main() -> None:
     args = parser.parse_args()
     space = NASBench201Space()
     table = NASBench201Table("cifar10")
-    encoder = make_encoder("tw", space)
     fit_seconds = []
     for _ in range(args.repeats):
         opt = told_optimizer(space, table, args.n)
+        surrogate = Surrogate(make_encoder("tw", space), "tw", deterministic=True)
         start = time.perf_counter()
-        X = encoder.encode([trial.arch for trial in opt.completed])
-        Y = transform_outcomes(torch.tensor([[trial.value] for trial in opt.completed], dtype=X.dtype), "standardize")
-        fit_surrogate(X, Y, lambda X=X: make_kernel("tw", X.shape[-1], groups=encoder.groups).to(X), deterministic=True)
+        surrogate.fit([trial.arch for trial in opt.completed], [trial.value for trial in opt.completed])
         fit_seconds.append(time.perf_counter() - start)
     fit = float(np.median(fit_seconds))
     print(f"GP fit alone at n={args.n}: {fit:.3f} s (median of {args.repeats})", flush=True)
-    for batch in BATCH_METHODS:
+    for batch in BATCH_RULES:
         first, later = [], []
         for _ in range(args.repeats):
             opt = told_optimizer(space, table, args.n)

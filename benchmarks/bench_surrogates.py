@@ -2,9 +2,8 @@
 
 For each dataset (NAS-Bench-201 CIFAR-10, CIFAR-100, ImageNet16-120 200-epoch test accuracy; NAS-Bench-101
 108-epoch validation accuracy of the 20,001 bundled cells), encoder/kernel pair, outcome
-transform, training size ``n`` and seed, a ``SingleTaskGP`` is fitted exactly as the optimizer fits it
-(:func:`bonas.encoders.make_encoder`, :func:`bonas.kernels.make_kernel`, :func:`bonas.surrogate.transform_outcomes`,
-:func:`bonas.surrogate.fit_surrogate` with learned noise, ``deterministic=False``) on ``n`` random cells, and its
+transform, training size ``n`` and seed, a GP is fitted as the optimizer fits it (a :class:`bonas.Surrogate` with
+learned noise, ``deterministic=False``, each fit started cold) on ``n`` random cells, and its
 posterior is scored on held-out cells:
 
 * Spearman rank correlation between the posterior mean and the true accuracy (any outcome transform: all are
@@ -18,8 +17,7 @@ posterior is scored on held-out cells:
 Splits (one per dataset and seed, shared by every pair and transform, so comparisons are paired): the table's rows
 are shuffled and only the first row of each canonical (isomorphism) class is kept, so no test cell is an isomorph
 of a training cell. Train on the first ``n``; test on the 1,000 cells after the first ``max(sizes)`` (the same test
-set for every ``n``). Each space's cells are encoded
-once per encoder and indexed. One CSV row per fit goes to ``--out``; a markdown table of mean ± standard error over
+set for every ``n``). Each surrogate encodes a space's cells once. One CSV row per fit goes to ``--out``; a markdown table of mean ± standard error over
 seeds is printed at the end.
 
     python benchmarks/bench_surrogates.py --seeds 10 --sizes 50 100 200 --out benchmarks/results/surrogates.csv
@@ -42,8 +40,7 @@ from scipy.stats import spearmanr
 
 import bonas
 from bonas.encoders import make_encoder
-from bonas.kernels import make_kernel
-from bonas.surrogate import OUTCOME_TRANSFORMS, fit_surrogate, transform_outcomes
+from bonas.surrogate import OUTCOME_TRANSFORMS, Surrogate
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "nb101")
 PAIRS = ("tw/tw", "path/tanimoto", "wl/tanimoto", "adjacency/tanimoto", "path/matern", "wl/matern", "adjacency/matern")
@@ -156,32 +153,30 @@ def main() -> None:
         for dataset_id, dataset in enumerate(args.datasets):
             space, cells, accuracy = load(dataset)
             keys = [space.canonical_key(cell) for cell in cells]
-            encoded = {}
-            for encoder_name in dict.fromkeys(encoder for encoder, _ in pairs):
-                encoder = make_encoder(encoder_name, space)
-                encoded[encoder_name] = (encoder.encode(cells).to(torch.float64), getattr(encoder, "groups", None))
+            encoders = {name: make_encoder(name, space) for name in dict.fromkeys(encoder for encoder, _ in pairs)}
+            surrogates = {}
+            for encoder_name, kernel_name in pairs:
+                for transform in args.transforms:
+                    surrogate = Surrogate(encoders[encoder_name], kernel_name, transform, warm_start=False)
+                    surrogate.encode(cells)
+                    surrogates[encoder_name, kernel_name, transform] = surrogate
             print(f"[{time.perf_counter() - start:7.1f} s] {dataset}: {len(cells)} cells, "
                   f"{len(set(keys))} canonical classes, encoded", flush=True)
             for seed in range(args.seeds):
                 for n in sizes:
                     train, test = split(keys, seed, n, sizes, dataset_id)
-                    values = torch.tensor(accuracy[train], dtype=torch.float64).unsqueeze(-1)
+                    train_cells, test_cells = [cells[row] for row in train], [cells[row] for row in test]
                     for pair_id, (encoder_name, kernel_name) in enumerate(pairs):
-                        X, groups = encoded[encoder_name]
-                        train_X, test_X = X[train], X[test]
                         default_pair = kernel_name == {"tw": "tw"}.get(encoder_name, "tanimoto")
                         for transform in args.transforms:
                             if transform != args.transforms[0] and args.second_transform_default_only and not default_pair:
                                 continue
                             torch.manual_seed(seed * 1000 + pair_id)
                             began = time.perf_counter()
-                            result = fit_surrogate(
-                                train_X, transform_outcomes(values, transform),
-                                lambda k=kernel_name, x=train_X, g=groups: make_kernel(k, x.shape[-1], groups=g).to(x),
-                                deterministic=False,
-                            )
+                            surrogate = surrogates[encoder_name, kernel_name, transform]
+                            result = surrogate.fit(train_cells, accuracy[train])
                             fit_s = time.perf_counter() - began
-                            rho, nlpd = score(result.model, test_X, accuracy[test], transform)
+                            rho, nlpd = score(result.model, surrogate.encode(test_cells), accuracy[test], transform)
                             row = {"dataset": dataset, "encoder": encoder_name, "kernel": kernel_name,
                                    "transform": transform, "n": n, "seed": seed, "n_test": len(test),
                                    "spearman": rho, "nlpd": nlpd, "fit": result.how, "fit_s": fit_s}

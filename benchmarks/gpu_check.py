@@ -17,8 +17,8 @@ import torch
 
 import bonas
 from bonas.encoders.cate import CATEEncoder
-from bonas.encoders.cate.pretrain import pretrain_space
 from bonas.evaluators import NASWOT, TrainingEvaluator, digits
+from bonas.pretraining.cate import pretrain_space
 
 
 def timed(function):

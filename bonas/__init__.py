@@ -1,6 +1,10 @@
 """bonas: Bayesian optimisation for neural architecture search."""
 
+from bonas.acquisition import Acquisition
 from bonas.backends import Backend, LocalBackend, Outcome, RayBackend
+from bonas.batch import BATCH_RULES, BatchRule, BatchRuleEntry, register_batch_rule, unregister_batch_rule
+from bonas.encoders import ENCODINGS, EncodingEntry, register_encoding, unregister_encoding
+from bonas.kernels import KERNELS, register_kernel
 from bonas.evaluators import NASWOT, TrainingEvaluator
 from bonas.journal import Journal, JournalCorruptError
 from bonas.journal_lock import JournalLockedError
@@ -8,6 +12,7 @@ from bonas.loop import EvaluationError, run
 from bonas.nasbench import NASBench101Table, NASBench201Table, NB101Record, NB201Record
 from bonas.networks import build_network
 from bonas.optimizer import Optimizer, SpaceExhaustedError
+from bonas.settings import OptimizerSettings
 from bonas.spaces import (
     NB101_OPS,
     DARTS_OPS,
@@ -16,17 +21,41 @@ from bonas.spaces import (
     CellSpace,
     DARTSArch,
     DARTSSpace,
+    GraphSpec,
     NASBench101Space,
     NASBench201Space,
     NB201Arch,
+    SPACES,
     Space,
+    SpaceEntry,
     SubsetSpace,
+    register_space,
+    unregister_space,
 )
+from bonas.surrogate import Surrogate
 from bonas.trial import Trial, TrialState
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Acquisition",
+    "BATCH_RULES",
+    "BatchRule",
+    "BatchRuleEntry",
+    "ENCODINGS",
+    "EncodingEntry",
+    "OptimizerSettings",
+    "Surrogate",
+    "SPACES",
+    "SpaceEntry",
+    "register_batch_rule",
+    "register_encoding",
+    "register_space",
+    "KERNELS",
+    "register_kernel",
+    "unregister_batch_rule",
+    "unregister_encoding",
+    "unregister_space",
     "Backend",
     "LocalBackend",
     "Outcome",
@@ -45,6 +74,7 @@ __all__ = [
     "DARTS_OPS",
     "DARTSArch",
     "DARTSSpace",
+    "GraphSpec",
     "Journal",
     "JournalCorruptError",
     "JournalLockedError",

@@ -14,6 +14,8 @@ already-chosen architectures lower the value of their look-alikes.
 from __future__ import annotations
 
 import torch
+from dataclasses import dataclass
+
 from botorch.acquisition import qLogExpectedImprovement, qUpperConfidenceBound
 from botorch.acquisition.acquisition import AcquisitionFunction
 from botorch.acquisition.analytic import _log_ei_helper
@@ -64,6 +66,30 @@ def acquisition_values(
         return mean + UCB_BETA**0.5 * sigma
     acquisition = _pending_acquisition(model, kind, best_f, pending_X, seed)
     return torch.cat([acquisition(chunk.unsqueeze(-2)) for chunk in candidates_X.split(CHUNK)])
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """Scores candidates: ``"ei"`` (log expected improvement over ``best_f``) or ``"ucb"`` (upper confidence bound).
+
+    ``acquisition(model, candidates_X, best_f, pending_X=None, seed=0)`` is :func:`acquisition_values`: ``m``
+    scores for ``m x d`` candidates, larger is better.
+    """
+
+    kind: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("ei", "ucb"):
+            raise ValueError(f"an acquisition scores by 'ei' or 'ucb', got {self.kind!r}")
+
+    @classmethod
+    def named(cls, acquisition: str) -> "Acquisition":
+        """The scores behind an optimizer's ``acquisition``: Thompson sampling (``"ts"``) ranks batches by UCB."""
+        return cls("ucb" if acquisition == "ts" else acquisition)
+
+    def __call__(self, model: Model, candidates_X: Tensor, best_f: float, pending_X: Tensor | None = None,
+                 seed: int = 0) -> Tensor:
+        return acquisition_values(model, candidates_X, self.kind, best_f, pending_X, seed)
 
 
 def _best_unchosen(values: Tensor, chosen: list[int]) -> int:

@@ -10,6 +10,7 @@ told or in flight.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Container, Hashable, Iterable, Sequence
 from typing import Any
 
@@ -17,7 +18,28 @@ import numpy as np
 
 from bonas.spaces.base import Space
 
+logger = logging.getLogger(__name__)
+
 CANDIDATE_STRATEGIES = ("all", "local")
+SAMPLE_ROUND = 40_000
+"""Most architectures a random draw samples at once (``4 n`` for ``n`` up to 10,000)."""
+STALE_ROUNDS = 3
+"""Rounds of sampling that find no unseen architecture before an enumerable space is enumerated instead."""
+
+
+class SpaceExhaustedError(RuntimeError):
+    """Every architecture of the space has been asked (told, failed or in flight): nothing is left to propose."""
+
+
+def what_is_left(space: Space, archs: list[Any], n: int) -> list[Any]:
+    """``archs``, all that is left of the ``n`` asked for: :class:`SpaceExhaustedError` if none, logged if fewer."""
+    if not archs:
+        raise SpaceExhaustedError(f"every architecture of space {space.name!r} has been asked; nothing left to "
+                                  "propose")
+    if len(archs) < n:
+        logger.warning("only %d unseen architecture(s) are left in space %r; asking %d instead of %d",
+                       len(archs), space.name, len(archs), n)
+    return archs
 
 
 def unique_unseen(space: Space, archs: Iterable[Any], excluded_keys: Container[Hashable]) -> list[Any]:
@@ -62,3 +84,53 @@ def local_pool(
         proposals.append(space.mutate(space.mutate(parent, rng), rng))
     proposals.extend(space.sample(n_random, rng))
     return unique_unseen(space, proposals, excluded_keys)[:pool_size]
+
+
+def random_unseen(space: Space, n: int, rng: np.random.Generator, seen_keys: Container[Hashable],
+                  exclude: Container[Hashable] = ()) -> list[Any]:
+    """Up to ``n`` random architectures, one per class, none of whose keys is in ``seen_keys`` or ``exclude``.
+
+    Samples in rounds of ``4 n`` (at most ``SAMPLE_ROUND``); after ``STALE_ROUNDS`` rounds in a row that find
+    nothing new, an enumerable space is enumerated and its unseen classes drawn from, so a request for more
+    than is left returns what is left instead of sampling forever. Fewer than ``n`` only when the space has
+    fewer unseen classes, or when a space too large to enumerate keeps repeating itself.
+    """
+    chosen: dict[Hashable, Any] = {}
+
+    def unseen(key: Hashable) -> bool:
+        return key not in seen_keys and key not in chosen and key not in exclude
+
+    stale = 0
+    while len(chosen) < n and stale < STALE_ROUNDS:
+        found = len(chosen)
+        for arch in space.sample(min(4 * n, SAMPLE_ROUND), rng):
+            key = space.canonical_key(arch)
+            if unseen(key):
+                chosen[key] = arch
+            if len(chosen) == n:
+                return list(chosen.values())
+        stale = stale + 1 if len(chosen) == found else 0
+    if space.is_enumerable:
+        rest = [arch for arch in whole_space(space, seen_keys) if unseen(space.canonical_key(arch))]
+        for index in rng.permutation(len(rest))[: n - len(chosen)]:
+            chosen[space.canonical_key(rest[index])] = rest[index]
+    return list(chosen.values())
+
+
+def candidate_pool(space: Space, strategy: str, ranked_archs: Sequence[Any], seen_keys: Container[Hashable],
+                   rng: np.random.Generator, pool_size: int, minimum: int) -> list[Any]:
+    """The unseen architectures a model-based ask chooses among.
+
+    :param strategy: ``"all"`` (every unseen class, :func:`whole_space`) or ``"local"`` (:func:`local_pool`
+        around ``ranked_archs``, best first; a random cell if that finds nothing).
+    :param minimum: a pool smaller than this is widened with random unseen cells up to it (a batch as large
+        as the pool would leave the model no choice).
+    """
+    if strategy == "all":
+        pool = whole_space(space, seen_keys)
+    else:
+        pool = local_pool(space, ranked_archs, seen_keys, rng, pool_size) or random_unseen(space, 1, rng, seen_keys)
+    if len(pool) < minimum:
+        keys = {space.canonical_key(arch) for arch in pool}
+        pool += random_unseen(space, minimum - len(pool), rng, seen_keys, exclude=keys)
+    return pool

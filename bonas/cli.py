@@ -22,18 +22,17 @@ from bonas.journal import JournalCorruptError
 from bonas.journal_lock import JournalLockedError
 from bonas.loop import run
 from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
-from bonas.optimizer import ENCODINGS, Optimizer
-from bonas.replay.benchmark import (NB101_OBJECTIVES, NB201_OBJECTIVES, REPLAY_SPACES, ReplayBenchmark, ReplaySpec,
-                                   make_benchmark)
+from bonas.batch.rules import BATCH_RULES
+from bonas.encoders import ENCODINGS
+from bonas.optimizer import Optimizer
+from bonas.replay.benchmark import NB101_OBJECTIVES, NB201_OBJECTIVES, ReplayBenchmark, ReplaySpec, make_benchmark
 from bonas.replay.report import (OUTPUT_NAMES, check_output_folder, print_summary, summarize, write_fallback,
                                 write_outputs)
 from bonas.replay.runner import BACKENDS, ReplayInterrupted, make_backend, run_replays
-from bonas.replay.strategies import METHODS, check_method
-from bonas.spaces.registry import space_from_name
+from bonas.replay.strategies import check_method, methods
+from bonas.spaces.registry import space_from_name, space_names
 from bonas.trial import TrialState
 
-SEARCH_SPACES = ("nb201", "nb101")
-"""Spaces whose architectures ``build_network`` can build."""
 EVALUATORS = ("naswot", "train")
 
 
@@ -127,7 +126,7 @@ def _search(args: argparse.Namespace, console: Console) -> int:
         except (JournalCorruptError, JournalLockedError, ValueError, OverflowError, OSError) as error:
             console.print(f"[red]cannot resume {args.journal}: {error}", soft_wrap=True)
             return 2
-        kept = {name: opt.settings[name] for name in ("encoding", "seed") if opt.settings[name] != getattr(args, name)}
+        kept = {name: getattr(opt.settings, name) for name in ("encoding", "seed") if getattr(opt.settings, name) != getattr(args, name)}
         if kept:
             console.print(f"[yellow]resuming {args.journal}: its settings {kept} are kept over the options given")
     if args.data == "digits":
@@ -175,7 +174,7 @@ def _search(args: argparse.Namespace, console: Console) -> int:
 
 
 def _pretrain_cate(args: argparse.Namespace, console: Console) -> int:
-    from bonas.encoders.cate.pretrain import pretrain_space
+    from bonas.pretraining.cate import pretrain_space
 
     space = space_from_name(args.space)
     command = "bonas pretrain-cate " + " ".join(sys.argv[2:] if args.argv is None else args.argv)
@@ -216,7 +215,7 @@ def _methods(text: str) -> list[str]:
     methods = [name.strip() for name in text.split(",") if name.strip()]
     if not methods:
         raise argparse.ArgumentTypeError(f"no method in {text!r}; expected a comma-separated subset of "
-                                         f"{','.join(METHODS)}")
+                                         f"{','.join(methods())}")
     for name in methods:
         try:
             check_method(name)
@@ -232,6 +231,10 @@ def _dataset(text: str) -> str:
         return check_dataset(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _batch_rules_help() -> str:
+    return "; ".join(f"{name} ({entry.summary})" for name, entry in BATCH_RULES.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay search methods on a tabular NAS benchmark: every query is a table look-up. Regret is the "
                     "table optimum of the reported metric minus the reported metric of the best-by-objective cell.",
     )
-    replay.add_argument("--space", default="nb201", choices=REPLAY_SPACES,
+    replay.add_argument("--space", default="nb201", choices=space_names("replay_tables"),
                         help="benchmark: nb201 (15,625 cells) or nb101 (the bundled 20,001 NAS-Bench-101 cells, "
                              "searched as the whole space; dataset cifar10) (default: nb201)")
     replay.add_argument("--dataset", default="cifar10", type=_dataset,
@@ -261,9 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "test12 = 12-epoch test accuracy, the TW-NAS paper's setting. NB101: val = 108-epoch "
                              "validation accuracy of one training run (noisy; the default)")
     replay.add_argument("--methods", default="tw,random,rea,ls", type=_methods,
-                        help=f"comma-separated methods among {','.join(METHODS)}; an encoding may name its batch "
-                             f"method, e.g. tw:kdpp, tw:greedy, tw:kriging-believer, tw:ts (default: "
-                             f"tw,random,rea,ls)")
+                        help=f"comma-separated methods among {','.join(methods())}; an encoding may name its batch "
+                             f"rule as encoding:rule, the rule one of: {_batch_rules_help()} (default: tw,random,rea,ls)")
     replay.add_argument("--queries", type=_positive_int, default=150, help="table look-ups per run (default: 150)")
     replay.add_argument("--seeds", type=_positive_int, default=30, help="number of seeds per method (default: 30)")
     replay.add_argument("--first-seed", type=_non_negative_int, default=0,
@@ -296,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "the untrained network on one batch (about a second on a CPU), 'train' trains it with "
                     "NAS-Bench-201's recipe (on CUDA when present) and reports validation accuracy.",
     )
-    search.add_argument("--space", default="nb201", choices=SEARCH_SPACES, help="search space (default: nb201)")
+    search.add_argument("--space", default="nb201", choices=space_names("network_builder"),
+                        help="search space (default: nb201)")
     search.add_argument("--evaluator", default="naswot", choices=EVALUATORS, help="how an architecture is "
                         "scored (default: naswot)")
     search.add_argument("--data", default="digits", type=_data,
@@ -306,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--workers", type=_positive_int, default=2, help="evaluations at once (default: 2)")
     search.add_argument("--epochs", type=_positive_int, default=12, help="training epochs with --evaluator train "
                         "(default: 12)")
-    search.add_argument("--encoding", default="tw", choices=ENCODINGS, help="the GP's architecture encoding "
+    search.add_argument("--encoding", default="tw", choices=list(ENCODINGS), help="the GP's architecture encoding "
                         "(default: tw)")
     search.add_argument("--seed", type=int, default=0, help="seeds the search, the data split and the networks "
                         "(default: 0)")
@@ -320,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "sampled cells), masks 20%% of their ops and trains a transformer to predict them from the pair. "
                     "The checkpoint (.pt weights + .json) is what encoding='cate' loads.",
     )
-    cate.add_argument("--space", default="nb201", choices=SEARCH_SPACES, help="search space (default: nb201)")
+    cate.add_argument("--space", default="nb201", choices=space_names("cost_model"),
+                      help="search space (default: nb201)")
     cate.add_argument("--out", type=Path, required=True, help="checkpoint path, ending in .pt")
     cate.add_argument("--epochs", type=_positive_int, default=10, help="passes over the pairs (default: 10)")
     cate.add_argument("--samples", type=_positive_int, default=200_000,

@@ -23,12 +23,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import multiprocessing
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bonas.journal_lock import JournalLock
+from bonas.validation import check_json, is_finite, is_integer
 
 logger = logging.getLogger(__name__)
 
@@ -51,25 +53,6 @@ class JournalContents:
     missing_newline: bool = False
 
 
-def check_json(value: Any, where: str) -> None:
-    """Raise ``ValueError`` naming the field unless ``value`` is plain JSON with finite numbers only."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{where} is {value}; the journal stores finite numbers only")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"{where} has key {key!r}; the journal takes string keys only")
-            check_json(item, f"{where}.{key}")
-    elif isinstance(value, (list, tuple)):
-        for position, item in enumerate(value):
-            check_json(item, f"{where}[{position}]")
-    else:
-        raise ValueError(f"{where} is a {type(value).__name__} ({value!r}), not a JSON value")
-
-
 def check_event(event: Any, where: str) -> None:
     """Raise :class:`JournalCorruptError` unless ``event`` is an object of a known event type and this format version."""
     if not isinstance(event, dict):
@@ -80,31 +63,19 @@ def check_event(event: Any, where: str) -> None:
         raise JournalCorruptError(f"{where}: unknown event {event.get('event')!r}; expected one of {list(EVENTS)}")
 
 
-def _is_number(value: Any) -> bool:
-    """An int or float (not a bool) that a float holds finitely: a 400-digit integer is not."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
-
-
 def _field_problem(event: dict[str, Any], name: str, rule: str) -> str | None:
     """What is wrong with ``event[name]`` under ``rule``, or ``None``; a missing field is wrong unless optional."""
     if name not in event:
         return None if rule.endswith("?") else "is missing"
     value, rule = event[name], rule.rstrip("?")
     if rule == "id":
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        return None if ok else f"is {value!r}, not a trial id (an integer >= 0)"
+        return None if is_integer(value) and value >= 0 else f"is {value!r}, not a trial id (an integer >= 0)"
     if rule == "count":
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-        return None if ok else f"is {value!r}, not an ask number (an integer >= 1)"
+        return None if is_integer(value) and value >= 1 else f"is {value!r}, not an ask number (an integer >= 1)"
     if rule == "number":
-        return None if _is_number(value) else f"is {_short(value)}, not a finite number"
+        return None if is_finite(value) else f"is {_short(value)}, not a finite number"
     if rule == "number-or-null":
-        return None if value is None or _is_number(value) else f"is {_short(value)}, not a finite number or null"
+        return None if value is None or is_finite(value) else f"is {_short(value)}, not a finite number or null"
     if rule == "null":
         return None if value is None else f"is {_short(value)}; a failed or abandoned trial has no value"
     if rule == "text":
@@ -312,3 +283,13 @@ class Journal:
                 os.fsync(directory)
             finally:
                 os.close(directory)
+
+
+def check_not_bootstrapping(storage: Path) -> None:
+    """Refuse to open a journal while multiprocessing re-runs a main script that lacks a main guard."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError(
+            f"an Optimizer with storage {str(storage)!r} is being opened while a child process starts: "
+            "multiprocessing re-runs the main script in every child it spawns, and this script has no "
+            "`if __name__ == \"__main__\":` guard. Put the code that builds the optimizer and runs the "
+            "search under that guard.")

@@ -10,15 +10,14 @@ would only repeat it.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from bonas.backends.base import Backend, Evaluate, Outcome, error_summary
 from bonas.backends.local import LocalBackend
-from bonas.journal import check_json
 from bonas.optimizer import Optimizer, SpaceExhaustedError
 from bonas.trial import Trial, TrialState
+from bonas.validation import check_int, is_integer
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +72,9 @@ def run(
     :raises TypeError: ``evaluate`` cannot run on ``backend``. A trial whose ``submit`` raised, and the rest
         of its batch, are recorded as abandoned with the reason before the error propagates.
     """
-    if n_trials < 1 or max_in_flight < 1:
-        raise ValueError(f"n_trials and max_in_flight must be at least 1, got {n_trials} and {max_in_flight}")
-    if fail_fast is not None and fail_fast < 1:
+    check_int(n_trials, "n_trials", minimum=1)
+    check_int(max_in_flight, "max_in_flight", minimum=1)
+    if fail_fast is not None and not (is_integer(fail_fast) and fail_fast >= 1):
         raise ValueError(f"fail_fast must be at least 1 or None, got {fail_fast}")
     own_backend = backend is None
     backend = backend if backend is not None else LocalBackend(n_workers=max_in_flight)
@@ -150,7 +149,9 @@ def _stopped(opt: Optimizer, failures: list[tuple[int, str]], n_in_flight: int) 
 def _tell(opt: Optimizer, trial: Trial, outcome: Outcome) -> str | None:
     """Tell ``outcome``; a result the optimizer refuses (e.g. 100 under ``log-error``) fails the trial, naming why.
 
-    Returns the trial's error, ``None`` when it completed.
+    An info its journal refuses (a backend that hands on an evaluator's dict as it is) fails the trial with only
+    ``attempts`` and the error: the journal's check is the one that decides. Returns the trial's error, ``None``
+    when it completed.
     """
     info = outcome.info | {"attempts": outcome.attempts}
     error = outcome.error
@@ -161,17 +162,11 @@ def _tell(opt: Optimizer, trial: Trial, outcome: Outcome) -> str | None:
         except ValueError as refusal:
             error = f"the optimizer refused the result {outcome.value!r}: {refusal}"
     logger.warning("trial %d (%s) failed: %s", trial.id, trial.arch_str, error)
-    opt.tell(trial, state="failed", info=_journalable(info) | {"error": error})
-    return error
-
-
-def _journalable(info: dict[str, Any]) -> dict[str, Any]:
-    """``info`` if a journal can hold it, else only its ``attempts`` (a backend's info may be what was refused)."""
     try:
-        check_json(info, "info")
-    except ValueError:
-        return {"attempts": info["attempts"]}
-    return info
+        opt.tell(trial, state="failed", info=info | {"error": error})
+    except ValueError:  # the journal refused the info itself; the journal is unchanged, the trial still running
+        opt.tell(trial, state="failed", info={"attempts": outcome.attempts, "error": error})
+    return error
 
 
 def _n_told(opt: Optimizer) -> int:

@@ -1,6 +1,7 @@
 """The GP surrogate: a botorch ``SingleTaskGP`` over architecture encodings, fitted so that it never crashes an ask.
 
-Inputs are encodings (``n x d`` rows from :mod:`bonas.encoders`), not points of
+:class:`Surrogate` is the whole of it (encoder, kernel, outcome transform, fit fallbacks, warm start), used
+by the optimizer and the benchmarks alike; :func:`fit_surrogate` is its fit on tensors. Inputs are encodings (``n x d`` rows from :mod:`bonas.encoders`), not points of
 a unit cube, so the model skips botorch's input-scaling check for every column,
 the way ``MixedSingleTaskGP`` does for its categorical ones. Outcomes are
 maximised and standardised, optionally after a rank-based Gaussian copula or
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import torch
 from botorch.exceptions.errors import ModelFittingError
@@ -23,12 +26,18 @@ from botorch.exceptions.warnings import OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
-from botorch.models.utils.gpytorch_modules import MIN_INFERRED_NOISE_LEVEL, get_gaussian_likelihood_with_lognormal_prior
+from botorch.models.utils.gpytorch_modules import (
+    MIN_INFERRED_NOISE_LEVEL,
+    get_gaussian_likelihood_with_lognormal_prior,
+)
 from gpytorch.kernels import Kernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.operators import DiagLinearOperator
 from linear_operator.utils.errors import NanError, NotPSDError
 from torch import Tensor
+
+from bonas.encoders.base import GraphEncoder
+from bonas.kernels import make_kernel
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +132,12 @@ def transform_outcomes(values: Tensor, kind: str) -> Tensor:
 
 @dataclass
 class FitResult:
-    """A fitted model and how it was obtained (``"fit"``, ``"learned-noise"``, ``"previous"``, ``"prior"``)."""
+    """A fitted model, how it was obtained (``"fit"``, ``"learned-noise"``, ``"previous"``, ``"prior"``) and
+    the best of the targets it was fitted to (``best_f`` of an improvement-based acquisition)."""
 
     model: ArchitectureGP
     how: str
+    best_f: float
 
 
 def _build(train_X: Tensor, train_Y: Tensor, kernel: Kernel, deterministic: bool) -> ArchitectureGP:
@@ -175,6 +186,7 @@ def fit_surrogate(
     previous kernel hyperparameters without fitting; the kernel's defaults.
     Each fallback is logged.
     """
+    best_f = float(train_Y.max())
     attempts = [("fit", deterministic)]
     if deterministic:
         attempts.append(("learned-noise", False))
@@ -184,7 +196,7 @@ def fit_surrogate(
             warm_start = None
         try:
             _fit(model)
-            return FitResult(model, how)
+            return FitResult(model, how, best_f)
         except (ModelFittingError, NotPSDError, NanError, RuntimeError) as error:
             logger.warning("GP fit (%s) on %d points failed: %s: %s", how, len(train_X), type(error).__name__, error)
     model = _build(train_X, train_Y, make_kernel(), False)
@@ -193,4 +205,85 @@ def fit_surrogate(
         how = "previous"
     logger.warning("using the %s kernel hyperparameters without fitting", how)
     model.eval()
-    return FitResult(model, how)
+    return FitResult(model, how, best_f)
+
+
+class Surrogate:
+    """An encoding's GP over architectures: encodes them, transforms the outcomes, fits, warm-starts the next fit.
+
+    :param encoder: maps architectures to ``n x d`` encodings (``bonas.encoders``).
+    :param kernel: the name of the GP kernel (:func:`bonas.kernels.make_kernel`); it gets the encoder's
+        column ``groups`` when the encoder has them (tree-Wasserstein).
+    :param outcome_transform: see :func:`transform_outcomes`.
+    :param deterministic: the objective is noise-free: noise pinned near zero (see :func:`fit_surrogate`).
+    :param device: where encodings, the GP and its posterior live.
+    :param warm_start: each successful :meth:`fit` keeps the kernel's hyperparameters (:attr:`kernel_state`)
+        to start the next one; ``False`` starts every fit from the kernel's defaults.
+    """
+
+    def __init__(self, encoder: GraphEncoder, kernel: str, outcome_transform: str = "standardize",
+                 deterministic: bool = False, device: torch.device | str = "cpu", warm_start: bool = True) -> None:
+        if outcome_transform not in OUTCOME_TRANSFORMS:
+            raise ValueError(f"unknown outcome transform {outcome_transform!r}; expected one of "
+                             f"{list(OUTCOME_TRANSFORMS)}")
+        self.encoder = encoder
+        self.kernel = kernel
+        self.outcome_transform = outcome_transform
+        self.deterministic = deterministic
+        self.device = torch.device(device)
+        self.warm_start = warm_start
+        self.kernel_state: dict[str, Tensor] | None = None
+        self._encoding_cache: dict[Any, Tensor] = {}
+
+    def encode(self, archs: Sequence[Any], cache: bool = True) -> Tensor:
+        """``n x d`` encodings on :attr:`device`; with ``cache``, rows are kept for later calls."""
+        if not cache:
+            return self.encoder.encode(list(archs)).to(self.device)
+        missing = [arch for arch in dict.fromkeys(archs) if arch not in self._encoding_cache]
+        if missing:
+            for arch, row in zip(missing, self.encoder.encode(missing)):
+                self._encoding_cache[arch] = row
+        return torch.stack([self._encoding_cache[arch] for arch in archs]).to(self.device)
+
+    def new_kernel(self) -> Kernel:
+        """The kernel over this surrogate's encodings, at its default hyperparameters."""
+        return make_kernel(self.kernel, self.encoder.dim, groups=self.encoder.groups)
+
+    def fit(self, archs: Sequence[Any], values: Sequence[float]) -> FitResult:
+        """Fit to ``n`` architectures and their maximised ``values``; never raises on a failed fit.
+
+        With ``warm_start``, starts from the last successful fit's kernel hyperparameters and keeps the new ones
+        when this fit succeeds.
+        """
+        train_X = self.encode(archs)
+        observed = torch.tensor([[float(value)] for value in values], dtype=train_X.dtype, device=self.device)
+        train_Y = transform_outcomes(observed, self.outcome_transform)
+        result = fit_surrogate(train_X, train_Y, lambda: self.new_kernel().to(train_X),
+                               deterministic=self.deterministic, warm_start=self.kernel_state)
+        if self.warm_start and result.how in ("fit", "learned-noise"):
+            self.kernel_state = {name: value.detach().clone()
+                                 for name, value in result.model.covar_module.named_parameters()}
+        return result
+
+    @cached_property
+    def _kernel_shapes(self) -> dict[str, torch.Size]:
+        return {name: parameter.shape for name, parameter in self.new_kernel().named_parameters()}
+
+    def load_kernel_state(self, state: Any) -> None:
+        """Set :attr:`kernel_state` from plain lists (a journal's); ``ValueError`` if they do not fit the kernel."""
+        if not isinstance(state, dict):
+            raise ValueError(f"kernel state is a {type(state).__name__}, not an object")
+        tensors = {name: torch.tensor(value, dtype=torch.float64, device=self.device) for name, value in state.items()}
+        for name, tensor in tensors.items():
+            if name not in self._kernel_shapes:
+                raise ValueError(f"the {self.kernel} kernel has no parameter {name!r}")
+            if tensor.shape != self._kernel_shapes[name]:
+                raise ValueError(f"kernel parameter {name!r} of shape {tuple(tensor.shape)} does not fit the "
+                                 f"{self.kernel} kernel (expected {tuple(self._kernel_shapes[name])})")
+        self.kernel_state = tensors
+
+    def kernel_state_json(self) -> dict[str, Any] | None:
+        """:attr:`kernel_state` as plain lists, for a journal; ``None`` before the first successful fit."""
+        if self.kernel_state is None:
+            return None
+        return {name: value.tolist() for name, value in self.kernel_state.items()}

@@ -1,10 +1,14 @@
-"""A trial: one architecture asked by the optimizer (or attached), and what became of it."""
+"""A trial: one architecture asked by the optimizer (or attached), and what became of it; and the trials of a run."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from bonas.spaces.base import Space
+from bonas.validation import is_integer
 
 
 class TrialState(str, Enum):
@@ -42,3 +46,64 @@ class Trial:
 
     def __post_init__(self) -> None:
         self.state = TrialState(self.state)
+
+
+class TrialRegistry:
+    """The trials of one optimizer, in id order, and which architecture classes they hold.
+
+    A class (the space's ``canonical_key``) belongs to at most one trial that was not abandoned: an abandoned
+    trial releases its class, so the architecture can be asked again.
+    """
+
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        self._trials: list[Trial] = []
+        self._owner: dict[Hashable, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._trials)
+
+    def __iter__(self):
+        return iter(list(self._trials))
+
+    @property
+    def next_id(self) -> int:
+        """The id the next trial gets."""
+        return len(self._trials)
+
+    @property
+    def owner(self) -> dict[Hashable, int]:
+        """Canonical key -> id of the trial holding that class (read it, do not change it)."""
+        return self._owner
+
+    def in_state(self, state: TrialState) -> list[Trial]:
+        """The trials in ``state``, in id order."""
+        return [trial for trial in self._trials if trial.state == state]
+
+    def add(self, trial: Trial) -> None:
+        """Append ``trial`` (its id must be :attr:`next_id`); its class is taken unless it is abandoned."""
+        self._trials.append(trial)
+        if trial.state != TrialState.ABANDONED:
+            self._owner[self.space.canonical_key(trial.arch)] = trial.id
+
+    def release(self, trial: Trial) -> None:
+        """Give ``trial``'s class back (it was abandoned)."""
+        self._owner.pop(self.space.canonical_key(trial.arch), None)
+
+    def refuse_seen(self, arch: Any) -> None:
+        """``ValueError`` if ``arch`` (or an equivalent cell) is already a trial that was not abandoned."""
+        owner_id = self._owner.get(self.space.canonical_key(arch))
+        if owner_id is not None:
+            owner = self._trials[owner_id]
+            raise ValueError(f"{self.space.to_str(arch)} is already trial {owner.id} ({owner.state.value})")
+
+    def get(self, trial: Trial | int) -> Trial:
+        """This registry's trial for ``trial`` (an id or a :class:`Trial`); ``KeyError`` if it has none."""
+        trial_id = trial.id if isinstance(trial, Trial) else trial
+        if not is_integer(trial_id) or not 0 <= trial_id < len(self._trials):
+            raise KeyError(f"unknown trial {trial_id!r}; this optimizer has trials 0..{len(self._trials) - 1}")
+        own = self._trials[int(trial_id)]
+        if isinstance(trial, Trial) and trial.arch_str != own.arch_str:
+            raise KeyError(f"trial {trial_id} ({trial.arch_str}) is not a trial of this optimizer: its trial "
+                           f"{trial_id} is {own.arch_str}")
+        return own

@@ -4,16 +4,15 @@ The baseline every NAS encoding paper compares with (White et al., "A Study on
 Encodings for Neural Architecture Search", NeurIPS 2020). Graphs smaller than
 the space's largest are padded: the output op sits on the last slot, so input
 and output always share positions. ``dim = m(m-1)/2 + m * |ops|`` for ``m``
-node slots (NB201: 28 + 8 x 7 = 84).
+node slots, ``m`` the space's ``graph_spec.max_nodes`` (NB201: 28 + 8 x 7 = 84).
 """
 
 from __future__ import annotations
 
 import networkx as nx
 
+from bonas.encoders.base import GraphEncoder
 from bonas.spaces.base import Space
-
-from bonas.encoders.base import GraphEncoder, max_graph_nodes
 
 
 class AdjacencyEncoder(GraphEncoder):
@@ -23,7 +22,7 @@ class AdjacencyEncoder(GraphEncoder):
 
     def __init__(self, space: Space, device: str = "cpu") -> None:
         super().__init__(space, device)
-        self.n_slots = max_graph_nodes(space)
+        self.n_slots = self.graph_spec.max_nodes
         self.dim = self.n_slots * (self.n_slots - 1) // 2 + self.n_slots * len(self.vocabulary)
 
     def _slots(self, graph: nx.DiGraph) -> dict[int, int]:

@@ -3,54 +3,60 @@
 An encoder is built from a space and maps a batch of that space's
 architectures to an ``n x d`` float64 tensor, ``d`` fixed per space. It works on
 ``space.to_graph(arch)``, the pruned graph, so computationally equivalent cells
-(equal ``canonical_key``) always get the same row.
+(equal ``canonical_key``) always get the same row. All it knows of the space
+beyond its graphs is ``space.graph_spec`` (a :class:`~bonas.spaces.GraphSpec`),
+which fixes ``d``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import networkx as nx
 import torch
 from torch import Tensor
 
-from bonas.spaces.base import Space
-from bonas.spaces.graph import INPUT, OUTPUT, check_node_op_graph
+from bonas.device import resolve_device
+from bonas.spaces.base import GraphSpec, Space
+from bonas.spaces.graph import check_node_op_graph
+
+
+def graph_spec_of(space: Space) -> GraphSpec:
+    """``space.graph_spec``; ``TypeError`` naming the space if it is not a :class:`~bonas.spaces.GraphSpec`."""
+    spec = space.graph_spec
+    if not isinstance(spec, GraphSpec):
+        raise TypeError(f"space {space.name!r} has a graph_spec of type {type(spec).__name__}; expected a "
+                        f"bonas.spaces.GraphSpec")
+    return spec
 
 
 def graph_vocabulary(space: Space) -> tuple[str, ...]:
     """Every op label a graph of ``space`` can carry: input, the space's graph ops, output."""
-    ops = tuple(getattr(space, "graph_ops", space.ops))
-    return (INPUT, *[op for op in ops if op not in (INPUT, OUTPUT)], OUTPUT)
+    return graph_spec_of(space).vocabulary
 
 
 def max_graph_nodes(space: Space) -> int:
-    """The largest pruned graph of ``space`` (NB201: 8, DARTS: 30, cell spaces: ``n_nodes``)."""
-    for attribute in ("n_graph_nodes", "n_nodes"):
-        if hasattr(space, attribute):
-            return int(getattr(space, attribute))
-    if hasattr(space, "n_edges"):
-        return int(space.n_edges) + 2
-    raise ValueError(f"space {space.name!r} states no graph size (n_graph_nodes, n_nodes or n_edges)")
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` is CUDA when available, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    """The largest pruned graph of ``space`` (NB201: 8, DARTS: 30, cell spaces: ``max_nodes``)."""
+    return graph_spec_of(space).max_nodes
 
 
 class GraphEncoder:
-    """Base class: subclasses set ``dim`` and implement :meth:`encode_graph` (one graph -> ``d`` floats)."""
+    """Base class: subclasses set ``dim`` and implement :meth:`encode_graph` (one graph -> ``d`` floats).
+
+    ``graph_spec`` is the space's :class:`~bonas.spaces.GraphSpec`, ``vocabulary`` its op labels.
+    ``groups`` names column groups a kernel treats apart (group name -> column slice; the
+    tree-Wasserstein encoder's three distances), ``None`` when the columns are one whole.
+    """
 
     name = "graph"
     dim: int
+    groups: Mapping[str, slice] | None = None
 
     def __init__(self, space: Space, device: str | torch.device = "cpu") -> None:
         self.space = space
-        self.vocabulary = graph_vocabulary(space)
+        self.graph_spec = graph_spec_of(space)
+        self.vocabulary = self.graph_spec.vocabulary
         self.op_index = {op: position for position, op in enumerate(self.vocabulary)}
         self.device = resolve_device(device)
 

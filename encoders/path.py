@@ -6,10 +6,11 @@ ops along it (input and output left out, and structural labels such as DARTS's
 ``get_path_indices`` numbers them: the path ``(o_0, ..., o_{l-1})`` sits at
 ``sum_i |ops|^i (index(o_i) + 1)``, so shorter paths come first and truncating
 to the first ``k`` keeps the short ones (BANANAS's ``cutoff=40`` on NB101 keeps
-exactly the 1 + 3 + 9 + 27 paths of at most 3 ops). Path counts: ``sum_{l<=L} |ops|^l`` with ``L`` the
-longest op path of the space: NB101 3 ops, L = 5: 364; NB201 5 ops, L = 3: 156
-(paths through ``none`` never occur, the op nodes being removed); DARTS 7 ops,
-L = 4: 2,801.
+exactly the 1 + 3 + 9 + 27 paths of at most 3 ops). Path counts:
+``sum_{l<=L} |ops|^l`` with ``ops`` the space's ``graph_spec.path_ops`` and
+``L`` its ``graph_spec.max_path_ops``, the longest op path: NB101 3 ops, L = 5:
+364; NB201 5 ops, L = 3: 156 (paths through ``none`` never occur, the op nodes
+being removed); DARTS 7 ops, L = 4: 2,801.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import itertools
 
 import networkx as nx
 
-from bonas.encoders.base import GraphEncoder, max_graph_nodes
+from bonas.encoders.base import GraphEncoder
 from bonas.spaces.base import Space
 
 
@@ -29,8 +30,8 @@ class PathEncoder(GraphEncoder):
 
     def __init__(self, space: Space, truncate: int | None = None, device: str = "cpu") -> None:
         super().__init__(space, device)
-        self.path_ops = tuple(space.ops)
-        self.max_length = int(getattr(space, "max_path_ops", max_graph_nodes(space) - 2))
+        self.path_ops = self.graph_spec.path_ops
+        self.max_length = self.graph_spec.max_path_ops
         self.paths = [
             tuple(reversed(sequence))
             for length in range(self.max_length + 1)

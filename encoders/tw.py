@@ -48,7 +48,7 @@ from collections.abc import Mapping
 import networkx as nx
 import numpy as np
 
-from bonas.encoders.base import GraphEncoder, max_graph_nodes
+from bonas.encoders.base import GraphEncoder
 from bonas.spaces.base import Space
 
 ALPHA = 0.1
@@ -134,7 +134,7 @@ class TreeWassersteinEncoder(GraphEncoder):
         weights = np.array([self.tree.edges[next(iter(self.tree.predecessors(node))), node]["weight"]
                             for node in edges_below])
         self.weighted_below = below * weights
-        self.n_slots = max_graph_nodes(space)
+        self.n_slots = self.graph_spec.max_nodes
         n_op_columns = len(edges_below)
         n_chain = self.n_slots - 1
         self.groups = {

@@ -1,4 +1,5 @@
-"""Build a GP covariance for an encoding by name: ``make_kernel("tw" | "tanimoto" | "matern" | "rbf" | "matern-iso", dim)``.
+"""Build a GP covariance for an encoding by name: ``make_kernel("tw" | "tanimoto" | "matern" | "rbf" | "matern-iso", dim)``,
+or any kernel added with :func:`register_kernel`.
 
 Every kernel comes wrapped in a ``ScaleKernel`` (an outputscale botorch fits
 with the rest) that rejects encodings of the wrong width with a ``ValueError``.
@@ -12,6 +13,7 @@ from gpytorch.kernels import Kernel, MaternKernel, RBFKernel, ScaleKernel
 from torch import Tensor
 
 from bonas.kernels._inputs import check_width
+from bonas.registry import Registry
 from bonas.kernels.tanimoto import TanimotoKernel
 from bonas.kernels.tree_wasserstein import TreeWassersteinKernel, check_groups
 
@@ -35,20 +37,34 @@ def _tree_wasserstein(dim: int, groups: Mapping[str, slice] | None) -> Kernel:
     return TreeWassersteinKernel(groups, dim=dim)
 
 
-_BUILDERS: dict[str, Callable[[int, Mapping[str, slice] | None], Kernel]] = {
-    "tw": _tree_wasserstein,
-    "tanimoto": lambda dim, groups: TanimotoKernel(dim=dim),
-    "matern": lambda dim, groups: MaternKernel(nu=2.5, ard_num_dims=dim),
-    "rbf": lambda dim, groups: RBFKernel(ard_num_dims=dim),
-    "matern-iso": lambda dim, groups: MaternKernel(nu=2.5),
-}
-KERNEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
+KernelBuilder = Callable[[int, Mapping[str, slice] | None], Kernel]
+"""Builds a kernel over ``n x dim`` encodings from ``(dim, groups)``; ``groups`` is the encoder's, or ``None``."""
+KERNELS: Registry[KernelBuilder] = Registry("kernel")
+"""Every registered kernel builder, by name."""
+
+
+def register_kernel(name: str, builder: KernelBuilder, replace: bool = False) -> KernelBuilder:
+    """Add ``builder`` under ``name`` (``ValueError`` if the name is taken, unless ``replace``); an
+    :class:`~bonas.encoders.registry.EncodingEntry` then names it as its ``kernel``."""
+    if not callable(builder):
+        raise ValueError(f"register_kernel takes a callable (dim, groups) -> Kernel, got {type(builder).__name__}")
+    return KERNELS.register(name, builder, replace)
+
+
+register_kernel("tw", _tree_wasserstein)
+register_kernel("tanimoto", lambda dim, groups: TanimotoKernel(dim=dim))
+register_kernel("matern", lambda dim, groups: MaternKernel(nu=2.5, ard_num_dims=dim))
+register_kernel("rbf", lambda dim, groups: RBFKernel(ard_num_dims=dim))
+register_kernel("matern-iso", lambda dim, groups: MaternKernel(nu=2.5))
+KERNEL_NAMES: tuple[str, ...] = tuple(KERNELS)
+"""The kernels bonas ships."""
 
 
 def make_kernel(name: str, dim: int, groups: Mapping[str, slice] | None = None) -> ScaleKernel:
     """A scaled kernel over ``n x dim`` encodings.
 
-    :param name: ``"tw"`` (:class:`TreeWassersteinKernel`, needs ``groups``),
+    :param name: a registered kernel (:data:`KERNELS`, :func:`register_kernel`): ``"tw"``
+        (:class:`TreeWassersteinKernel`, needs ``groups``),
         ``"tanimoto"`` (:class:`TanimotoKernel`), ``"matern"`` (gpytorch Matern 5/2
         with one lengthscale per column), ``"rbf"`` (gpytorch RBF, same) or ``"matern-iso"``
         (Matern 5/2 with one lengthscale: Euclidean distance, as for CATE embeddings).
@@ -56,8 +72,7 @@ def make_kernel(name: str, dim: int, groups: Mapping[str, slice] | None = None) 
     :param groups: for ``"tw"``: group name -> column slice, partitioning ``[0, dim)``.
     :returns: an :class:`EncodingScaleKernel` around the named kernel.
     """
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown kernel {name!r}; expected one of {list(KERNEL_NAMES)}")
+    builder = KERNELS[name]
     if not isinstance(dim, int) or dim < 1:
         raise ValueError(f"dim is {dim!r}; expected a positive encoding width")
-    return EncodingScaleKernel(_BUILDERS[name](dim, groups), input_dim=dim)
+    return EncodingScaleKernel(builder(dim, groups), input_dim=dim)

@@ -230,7 +230,7 @@ def test_kdpp_pool_and_temperature_are_options_that_survive_a_reload(tmp_path):
     run(opt, 12, batch=4)
     shutil.copy(tmp_path / "kdpp.jsonl", tmp_path / "copy.jsonl")  # one writer per journal: the twin gets a copy
     loaded = Optimizer.load(tmp_path / "copy.jsonl")
-    assert loaded.settings["kdpp_pool"] == 9 and loaded.settings["kdpp_temperature"] == 0.5
+    assert loaded.settings.kdpp_pool == 9 and loaded.settings.kdpp_temperature == 0.5
     assert [t.arch_str for t in loaded.ask(4)] == [t.arch_str for t in opt.ask(4)]
     for options, message in (({"kdpp_pool": 0}, "kdpp_pool must be an integer >= 1"),
                              ({"kdpp_temperature": 0.0}, "kdpp_temperature must be a positive finite number"),
@@ -342,7 +342,7 @@ def test_candidates_of_a_space_too_large_to_enumerate_are_not_cached():
     for step in range(3):
         for trial in opt.ask(1):
             opt.tell(trial, float(step))
-    assert len(opt._encoding_cache) == 2
+    assert len(opt.surrogate._encoding_cache) == 2
     nb201 = Optimizer(SPACE, n_initial=2, seed=0, pool_size=50, deterministic=True)
     run(nb201, 3)
-    assert len(nb201._encoding_cache) > 3
+    assert len(nb201.surrogate._encoding_cache) > 3

@@ -70,8 +70,8 @@ def test_a_batch_rule_that_fails_falls_back_and_says_so(monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise torch.linalg.LinAlgError("linalg.eigh: The algorithm failed to converge")
 
-    monkeypatch.setattr("bonas.optimizer.select_kdpp_batch", broken)
-    with caplog.at_level(logging.WARNING, logger="bonas.optimizer"):
+    monkeypatch.setattr("bonas.batch.rules.select_kdpp_batch", broken)
+    with caplog.at_level(logging.WARNING, logger="bonas.batch.rules"):
         asked = opt.ask(4)
     assert len({SPACE.canonical_key(t.arch) for t in asked}) == 4
     assert opt.last_selection == "posterior-mean" and "batch selection 'kdpp' failed (_LinAlgError" in caplog.text

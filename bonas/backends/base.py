@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from typing import Any
 
 import cloudpickle
 
-from bonas.journal import check_json
+from bonas.validation import check_finite, check_json
 
 Evaluate = Callable[[Any], "float | dict[str, Any]"]
 
@@ -33,8 +32,11 @@ def call_evaluate(evaluate: Evaluate, arch: Any) -> tuple[float | None, dict[str
     """Run ``evaluate(arch)`` and split its result into ``(value, info, error)``.
 
     ``evaluate`` returns a number, or a dict with a ``"value"`` entry and any
-    other JSON-serialisable entries (kept as the trial's info). An exception, a
-    missing value or a non-finite one becomes an error message.
+    other JSON-serialisable entries (kept as the trial's info; numpy and torch
+    values become Python numbers and lists). An exception, a missing value, one
+    that is not a finite number, or an info :func:`~bonas.validation.check_json`
+    refuses becomes an error message: this is where an evaluator's result is
+    checked, in the process that ran it, so only plain data comes back from a worker.
     """
     try:
         result = evaluate(arch)
@@ -51,11 +53,9 @@ def call_evaluate(evaluate: Evaluate, arch: Any) -> tuple[float | None, dict[str
             return None, info, f"evaluate returned a dict without a 'value' entry: keys {sorted(result)}"
         result = result["value"]
     try:
-        value = float(result)
-    except (TypeError, ValueError):
-        return None, info, f"evaluate returned {result!r}, not a number"
-    if not math.isfinite(value):
-        return None, info, f"evaluate returned a non-finite value {value!r}"
+        value = check_finite(_plain(result), "evaluate's value")
+    except ValueError as error:
+        return None, info, str(error)
     return value, info, None
 
 

@@ -22,7 +22,7 @@ from torch import Tensor
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("sample", "greedy")
+METHODS = ("sample", "map")
 SCORE_STD_MULTIPLIER = 2.0
 COVARIANCE_JITTER = 1e-6
 """Added to the posterior covariance's diagonal, relative to its mean: a GP fitted on few points with long
@@ -255,7 +255,7 @@ def select_kdpp_batch(
     :param model: fitted single-output botorch model.
     :param candidates_X: ``m x d`` candidate encodings.
     :param q: batch size.
-    :param method: ``"sample"`` (exact k-DPP draw) or ``"greedy"`` (greedy MAP).
+    :param method: ``"sample"`` (exact k-DPP draw) or ``"map"`` (its greedy MAP, deterministic).
     :param pool_limit: largest number of candidates in the k-DPP.
     :param scores: ``m`` acquisition values (larger is better) used to shortlist;
         ``None`` uses the posterior mean plus two posterior standard deviations.

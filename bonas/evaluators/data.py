@@ -28,6 +28,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from bonas.validation import is_integer
+
 CIFAR10_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
 CIFAR10_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
 """NAS-Bench-201's CIFAR normalisation."""
@@ -138,9 +140,9 @@ def _checked_array(raw: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
     """An array that owns a copy of ``raw``: plain numbers only, its size exactly the bytes the pickle holds."""
     if not isinstance(dtype, np.dtype) or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
         raise pickle.UnpicklingError(f"refused an array of dtype {dtype!r}: only plain numeric arrays are read")
-    if not isinstance(shape, tuple) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-                                               for n in shape):
+    if not isinstance(shape, tuple) or not all(is_integer(n) and n >= 0 for n in shape):
         raise pickle.UnpicklingError(f"an array's shape is {shape!r}, not a tuple of sizes")
+    shape = tuple(int(n) for n in shape)  # Python ints: a product of numpy ones could wrap around
     if not isinstance(raw, (bytes, bytearray)) or math.prod(shape) * dtype.itemsize != len(raw):
         raise pickle.UnpicklingError(f"an array of shape {shape} and dtype {dtype} does not match its "
                                      f"{len(raw) if isinstance(raw, (bytes, bytearray)) else 'missing'} data bytes")

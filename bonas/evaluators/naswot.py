@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from bonas.encoders.base import resolve_device
+from bonas.device import resolve_device
 from bonas.evaluators.data import ArrayData, CIFAR10Folder, as_image_data, image_shape
 from bonas.networks import build_network, check_input, count_params
 from bonas.spaces.base import Space
 from bonas.spaces.nb201 import NASBench201Space
+from bonas.validation import check_int
 
 
 def naswot_score(network: nn.Module, x: Tensor) -> float:
@@ -64,8 +65,8 @@ class NASWOT:
     def __init__(self, data: Any, space: Space | None = None, batch_size: int = 128, seed: int = 0,
                  device: str = "auto", num_classes: int = 10, channels: int | None = None,
                  cells_per_stage: int | None = None, num_threads: int | None = None) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
-            raise ValueError(f"batch_size must be an integer of at least 2, got {batch_size!r}")
+        batch_size = check_int(batch_size, "batch_size", minimum=2)
+        num_threads = None if num_threads is None else check_int(num_threads, "num_threads", minimum=1)
         if isinstance(data, (np.ndarray, Tensor)):
             data = (data, np.zeros(len(data), dtype=np.int64))
         data = as_image_data(data, "data")

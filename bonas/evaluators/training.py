@@ -14,16 +14,16 @@ import math
 import time
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from bonas.encoders.base import resolve_device
+from bonas.device import resolve_device
 from bonas.evaluators.data import (ImageData, as_image_data, augment, batches, image_shape, labels_of, n_batches,
                                   resident)
 from bonas.networks import build_network, check_input, count_params
 from bonas.spaces.base import Space
 from bonas.spaces.nb201 import NASBench201Space
+from bonas.validation import check_int, check_positive
 
 
 class TrainingEvaluator:
@@ -48,11 +48,10 @@ class TrainingEvaluator:
                  num_classes: int | None = None, momentum: float = 0.9, weight_decay: float = 5e-4,
                  augment: bool = False, channels: int | None = None, cells_per_stage: int | None = None,
                  num_threads: int | None = None) -> None:
-        for name, value in (("epochs", epochs), ("batch_size", batch_size), ("num_threads", num_threads)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        epochs = check_int(epochs, "epochs", minimum=1)
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        num_threads = None if num_threads is None else check_int(num_threads, "num_threads", minimum=1)
+        lr = check_positive(lr, "lr")
         if amp not in ("auto", True, False):
             raise ValueError(f"amp must be 'auto', True or False, got {amp!r}")
         self.train_data: ImageData = as_image_data(train_data, "train_data")
@@ -67,7 +66,7 @@ class TrainingEvaluator:
         self.space = space if space is not None else NASBench201Space()
         self.network_options = {"channels": channels, "cells_per_stage": cells_per_stage}
         check_input(self.space, self.image_shape, self.num_classes, **self.network_options)
-        self.epochs, self.batch_size, self.lr = epochs, batch_size, float(lr)
+        self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.momentum, self.weight_decay, self.augment = momentum, weight_decay, augment
         self.device, self.amp, self.seed, self.num_threads = device, amp, seed, num_threads
 
@@ -139,9 +138,8 @@ def _check_classes(num_classes: int | None, train_data: ImageData, val_data: Ima
                 raise ValueError("num_classes is needed when train_data is a Dataset")
             found["train_data"] = train_data.num_labels
         num_classes = found["train_data"]
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer of at least 2, got {num_classes!r}")
+    num_classes = check_int(num_classes, "num_classes", minimum=2)
     for name, labels in found.items():
         if labels > num_classes:
             raise ValueError(f"{name} has label {labels - 1}, outside 0 .. {num_classes - 1} for {num_classes} classes")
-    return int(num_classes)
+    return num_classes

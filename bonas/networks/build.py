@@ -1,4 +1,4 @@
-"""``build_network``: a trainable torch network from a space's architecture."""
+"""``build_network``: a trainable torch network from a space's architecture, by the space registry's builder."""
 
 from __future__ import annotations
 
@@ -12,13 +12,17 @@ from bonas.networks.nb101 import NB101_BUILDABLE_OPS, NB101Network
 from bonas.networks.nb201 import NB201Network
 from bonas.spaces.base import Space
 from bonas.spaces.cell import CellSpace
-from bonas.spaces.nb201 import NASBench201Space
+from bonas.spaces.registry import declared, space_names
+from bonas.validation import check_int
 
 
 def build_network(space: Space, arch: Any, num_classes: int, in_channels: int = 3, channels: int | None = None,
                   cells_per_stage: int | None = None) -> nn.Module:
     """The network of ``arch``: ``n x in_channels x h x w`` images to ``n x num_classes`` logits.
 
+    The network builder comes from the space registry (the entry named
+    ``space.name``, see :func:`bonas.spaces.registry.register_space`); a
+    :class:`~bonas.spaces.CellSpace` without one is built by :func:`cell_network`.
     NB201 cells get the NAS-Bench-201 skeleton (defaults ``channels=16``,
     ``cells_per_stage=5``; ``h`` and ``w`` multiples of 4); node-op cells whose
     ops are NAS-Bench-101's (:class:`~bonas.spaces.NASBench101Space` or a
@@ -27,18 +31,39 @@ def build_network(space: Space, arch: Any, num_classes: int, in_channels: int = 
     ``ValueError`` naming the problem for an invalid architecture, a space
     without a builder or a non-positive size.
     """
-    for name, value in (("num_classes", num_classes), ("in_channels", in_channels), ("channels", channels),
-                        ("cells_per_stage", cells_per_stage)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    num_classes = check_int(num_classes, "num_classes", minimum=1)
+    in_channels = check_int(in_channels, "in_channels", minimum=1)
+    channels = None if channels is None else check_int(channels, "channels", minimum=1)
+    cells_per_stage = None if cells_per_stage is None else check_int(cells_per_stage, "cells_per_stage", minimum=1)
     space.validate(arch)
-    if isinstance(space, NASBench201Space):
-        return NB201Network(arch, num_classes, in_channels, channels or 16, cells_per_stage or 5)
-    if isinstance(space, CellSpace) and set(space.ops) <= set(NB101_BUILDABLE_OPS):
-        matrix, ops = space.pruned(arch)
-        return NB101Network(matrix, ops, num_classes, in_channels, channels or 128, cells_per_stage or 3)
-    raise ValueError(f"no network builder for space {space.name!r} with ops {list(space.ops)}; build_network "
-                     f"builds NB201 cells and node-op cells over {list(NB101_BUILDABLE_OPS)}")
+    builder = declared(space.name, "network_builder")
+    if builder is None and isinstance(space, CellSpace):
+        builder = cell_network
+    if builder is None:
+        raise ValueError(f"no network builder for space {space.name!r} with ops {list(getattr(space, 'ops', ()))}; "
+                         f"build_network builds the spaces {list(space_names('network_builder'))} and node-op cells "
+                         f"over {list(NB101_BUILDABLE_OPS)}")
+    return builder(space, arch, num_classes, in_channels, channels, cells_per_stage)
+
+
+def nb201_network(space: Space, arch: Any, num_classes: int, in_channels: int, channels: int | None,
+                  cells_per_stage: int | None) -> nn.Module:
+    """The NAS-Bench-201 skeleton around ``arch`` (defaults ``channels=16``, ``cells_per_stage=5``)."""
+    return NB201Network(arch, num_classes, in_channels, channels or 16, cells_per_stage or 5)
+
+
+def cell_network(space: Space, arch: Any, num_classes: int, in_channels: int, channels: int | None,
+                 cells_per_stage: int | None) -> nn.Module:
+    """The NAS-Bench-101 skeleton around a node-op cell (defaults ``channels=128``, ``cells_per_stage=3``).
+
+    Raises ``ValueError`` unless ``space`` is a :class:`~bonas.spaces.CellSpace`
+    whose ops are among NAS-Bench-101's buildable ones.
+    """
+    if not isinstance(space, CellSpace) or not set(space.ops) <= set(NB101_BUILDABLE_OPS):
+        raise ValueError(f"no network builder for space {space.name!r} with ops {list(getattr(space, 'ops', ()))}; "
+                         f"the NAS-Bench-101 skeleton builds node-op cells over {list(NB101_BUILDABLE_OPS)}")
+    matrix, ops = space.pruned(arch)
+    return NB101Network(matrix, ops, num_classes, in_channels, channels or 128, cells_per_stage or 3)
 
 
 def count_params(network: nn.Module) -> int:

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from bonas.encoders import PathEncoder
 from bonas.spaces.base import Space
+from bonas.validation import check_int, check_positive
 
 MAX_DRAWS = 10_000
 
@@ -74,11 +75,6 @@ class Baseline:
         return None
 
 
-def _check_positive(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 class RandomSearch(Baseline):
     """Uniform sampling without replacement (of computational-equivalence classes)."""
 
@@ -96,8 +92,8 @@ class RegularizedEvolution(Baseline):
     """
 
     def __init__(self, space: Space, seed: int, population_size: int = 20, tournament_size: int = 5) -> None:
-        _check_positive("population_size", population_size)
-        _check_positive("tournament_size", tournament_size)
+        population_size = check_int(population_size, "population_size", minimum=1)
+        tournament_size = check_int(tournament_size, "tournament_size", minimum=1)
         if tournament_size > population_size:
             raise ValueError(f"tournament_size ({tournament_size}) exceeds population_size ({population_size})")
         super().__init__(space, seed)
@@ -128,7 +124,7 @@ class LocalSearch(Baseline):
     """
 
     def __init__(self, space: Space, seed: int, n_starts: int = 10) -> None:
-        _check_positive("n_starts", n_starts)
+        n_starts = check_int(n_starts, "n_starts", minimum=1)
         super().__init__(space, seed)
         self.n_starts = n_starts
         self.center: tuple[Any, float] | None = None
@@ -184,12 +180,11 @@ class Bananas(Baseline):
     def __init__(self, space: Space, seed: int, n_init: int = 10, per_round: int = 10, ensemble_size: int = 5,
                  n_layers: int = 10, width: int = 20, epochs: int = 150, lr: float = 0.01,
                  n_candidates: int = 100) -> None:
-        for name, value in (("n_init", n_init), ("per_round", per_round), ("ensemble_size", ensemble_size),
-                            ("n_layers", n_layers), ("width", width), ("epochs", epochs),
-                            ("n_candidates", n_candidates)):
-            _check_positive(name, value)
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr!r}")
+        n_init, per_round, ensemble_size, n_layers, width, epochs, n_candidates = (
+            check_int(value, name, minimum=1) for name, value in (
+                ("n_init", n_init), ("per_round", per_round), ("ensemble_size", ensemble_size),
+                ("n_layers", n_layers), ("width", width), ("epochs", epochs), ("n_candidates", n_candidates)))
+        lr = check_positive(lr, "lr")
         super().__init__(space, seed)
         self.encoder = PathEncoder(space)
         self.n_init, self.per_round, self.ensemble_size = n_init, per_round, ensemble_size

@@ -35,12 +35,12 @@ import numpy as np
 from bonas.nasbench.nb101 import NASBench101Table
 from bonas.nasbench.nb201 import NASBench201Table, check_dataset
 from bonas.spaces.base import Space
+from bonas.spaces.registry import declared, space_names
 from bonas.spaces.subset import SubsetSpace
 
 NB201_OBJECTIVES = {"test": "test_accuracy", "val12": "val_accuracy_12ep", "test12": "test_accuracy_12ep"}
 NB201_REPORTED = {"test": "test_accuracy", "val12": "test_accuracy", "test12": "test_accuracy_12ep"}
 NB101_OBJECTIVES = {"val": "val_accuracy"}
-REPLAY_SPACES = ("nb201", "nb101")
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,18 @@ class TableObjective:
 
 @lru_cache(maxsize=8)
 def make_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
-    """The benchmark a spec names; ``ValueError`` naming a bad space, dataset or objective."""
-    if spec.space == "nb101":
-        return _nb101_benchmark(spec)
-    if spec.space != "nb201":
-        raise ValueError(f"unknown replay space {spec.space!r}; expected one of {list(REPLAY_SPACES)}")
+    """The benchmark a spec names, by its space's replay tables in the space registry.
+
+    Raises ``ValueError`` naming a bad space, dataset or objective.
+    """
+    tables = declared(spec.space, "replay_tables")
+    if tables is None:
+        raise ValueError(f"unknown replay space {spec.space!r}; expected one of {list(space_names('replay_tables'))}")
+    return tables(spec)
+
+
+def nb201_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
+    """The NAS-Bench-201 table of ``spec.dataset`` under ``spec.objective`` (default ``test``)."""
     objective = spec.objective or "test"
     if objective not in NB201_OBJECTIVES:
         raise ValueError(f"unknown NAS-Bench-201 objective {objective!r}; expected one of {list(NB201_OBJECTIVES)}")
@@ -123,7 +130,8 @@ def make_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
     )
 
 
-def _nb101_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
+def nb101_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
+    """The bundled NAS-Bench-101 table as a whole space under ``spec.objective`` (default ``val``)."""
     objective = spec.objective or "val"
     if objective not in NB101_OBJECTIVES:
         raise ValueError(f"unknown NAS-Bench-101 objective {objective!r}; expected one of {list(NB101_OBJECTIVES)}")

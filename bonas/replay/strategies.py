@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from bonas.optimizer import BATCH_METHODS, ENCODINGS, Optimizer
+from bonas.batch.rules import BATCH_RULES
+from bonas.encoders import ENCODINGS
+from bonas.optimizer import Optimizer
 from bonas.replay.baselines import BASELINES
 from bonas.spaces.base import Space
 
@@ -46,16 +48,18 @@ class BonasStrategy:
             self.optimizer.tell(trial, value)
 
 
-METHODS = (*ENCODINGS, *BASELINES)
+def methods() -> tuple[str, ...]:
+    """Every replay method without a batch rule: the registered encodings, then the baselines."""
+    return (*ENCODINGS, *BASELINES)
 
 
 def check_method(method: str) -> str:
     """``method`` if it names a replay method: a baseline, an encoding, or ``encoding:batch`` (e.g. ``tw:greedy``)."""
     encoding, _, batch = method.partition(":")
-    if method in BASELINES or (encoding in ENCODINGS and (not batch or batch in BATCH_METHODS)):
+    if method in BASELINES or (encoding in ENCODINGS and (not batch or batch in BATCH_RULES)):
         return method
-    raise ValueError(f"unknown replay method {method!r}; expected one of {list(METHODS)}, or an encoding with a "
-                     f"batch method as encoding:batch, batch one of {list(BATCH_METHODS)}")
+    raise ValueError(f"unknown replay method {method!r}; expected one of {list(methods())}, or an encoding with a "
+                     f"batch method as encoding:batch, batch one of {list(BATCH_RULES)}")
 
 
 def make_strategy(method: str, space: Space, seed: int, noise_free: bool = True) -> Strategy:

@@ -4,28 +4,110 @@ A space describes a set of architectures. An architecture is an immutable,
 hashable value owned by its space; the space turns it into a ``networkx.DiGraph``
 in the node-op convention (see :mod:`bonas.spaces.graph`), validates it, samples
 and mutates it, and gives it a canonical key shared by all computationally
-equivalent architectures.
+equivalent architectures. Its :class:`GraphSpec` states what those graphs can
+hold, which is all an encoder needs to know about the space to size its columns.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
+from bonas.spaces.graph import INPUT, OUTPUT
+from bonas.validation import check_int
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """What the graphs of a space (:meth:`Space.to_graph`) can hold: the facts encoders size themselves by.
+
+    ``GraphSpec(ops=("conv3x3", "maxpool"), max_nodes=7)`` describes cells of up
+    to 7 nodes whose inner nodes carry ``conv3x3`` or ``maxpool``; the path
+    fields then default to every op and ``max_nodes - 2``. Sequences are stored
+    as tuples; a bad field raises ``ValueError`` naming it.
+    """
+
+    ops: tuple[str, ...]
+    """Every op an inner node of a graph may carry (``input`` and ``output`` left out), in a fixed order:
+    encoders number their op columns in this order. Spaces with ops on edges list the graph's
+    structural labels too (DARTS: its cell inputs and ``add`` nodes)."""
+    max_nodes: int
+    """Nodes of the largest pruned graph, input and output included (NB201: 8, NB101: 7, DARTS: 30)."""
+    path_ops: tuple[str, ...] | None = None
+    """The ops that name an input-to-output path in path encodings, in column order; other labels on a
+    path (DARTS's ``add`` and cell-input nodes) are skipped. ``None``: all of :attr:`ops`."""
+    max_path_ops: int | None = None
+    """Most :attr:`path_ops` nodes on one input-to-output path (NB201: 3, DARTS: 4): the longest
+    path a path encoding has columns for. ``None``: ``max_nodes - 2``, every inner node."""
+
+    def __post_init__(self) -> None:
+        ops = _op_names("ops", self.ops)
+        if not ops:
+            raise ValueError("GraphSpec.ops must name at least one op")
+        for op in ops:
+            if op in (INPUT, OUTPUT):
+                raise ValueError(f"GraphSpec.ops holds the ops besides {INPUT!r} and {OUTPUT!r}, got {op!r} "
+                                 f"in {list(ops)}")
+        object.__setattr__(self, "ops", ops)
+        max_nodes = check_int(self.max_nodes, "GraphSpec.max_nodes", minimum=2)
+        object.__setattr__(self, "max_nodes", max_nodes)
+        path_ops = ops if self.path_ops is None else _op_names("path_ops", self.path_ops)
+        unknown = [op for op in path_ops if op not in ops]
+        if unknown:
+            raise ValueError(f"GraphSpec.path_ops {unknown} are not in GraphSpec.ops {list(ops)}")
+        object.__setattr__(self, "path_ops", path_ops)
+        longest = max_nodes - 2
+        max_path_ops = longest
+        if self.max_path_ops is not None:
+            max_path_ops = check_int(self.max_path_ops, "GraphSpec.max_path_ops", minimum=0)
+        if max_path_ops > longest:
+            raise ValueError(f"GraphSpec.max_path_ops is {max_path_ops}, but a graph of at most {max_nodes} nodes "
+                             f"has at most {longest} ops on a path (max_nodes - 2)")
+        object.__setattr__(self, "max_path_ops", max_path_ops)
+
+    @property
+    def vocabulary(self) -> tuple[str, ...]:
+        """Every op label a graph can carry: ``input``, then :attr:`ops`, then ``output``."""
+        return (INPUT, *self.ops, OUTPUT)
+
+
+def _op_names(field: str, ops: Any) -> tuple[str, ...]:
+    if isinstance(ops, str) or not isinstance(ops, Sequence):
+        raise ValueError(f"GraphSpec.{field} must be a sequence of op names, got {type(ops).__name__}: {ops!r}")
+    ops = tuple(ops)
+    for op in ops:
+        if not isinstance(op, str) or not op:
+            raise ValueError(f"GraphSpec.{field} must hold non-empty op names, got {op!r} in {list(ops)}")
+    repeated = sorted({op for op in ops if ops.count(op) > 1})
+    if repeated:
+        raise ValueError(f"GraphSpec.{field} names {repeated} more than once: {list(ops)}")
+    return ops
+
 
 class Space(ABC):
     """An architecture search space.
 
-    Subclasses set ``name`` (a short identifier such as ``"nb201"``) and
-    ``ops`` (the operation names an architecture may use).
+    Subclasses set ``name`` (a short identifier such as ``"nb201"``), ``ops``
+    (the operation names an architecture may use) and :attr:`graph_spec`
+    (what their graphs can hold), and implement the abstract methods.
     """
 
     name: str
     ops: tuple[str, ...]
+
+    @property
+    @abstractmethod
+    def graph_spec(self) -> GraphSpec:
+        """What :meth:`to_graph`'s graphs can hold (their ops, largest size, longest op path).
+
+        Encoders read it and nothing else of the space to size their columns. A
+        subclass may set it as a class attribute, ``graph_spec = GraphSpec(ops=..., max_nodes=...)``.
+        """
 
     @abstractmethod
     def validate(self, arch: Any) -> None:
@@ -80,7 +162,6 @@ class Space(ABC):
         return f"{type(self).__name__}()"
 
 
-def check_count(n: int) -> None:
-    """Raise ``ValueError`` unless ``n`` is a non-negative integer."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"expected a non-negative number of architectures, got {n!r}")
+def check_count(n: int) -> int:
+    """``n`` as an ``int``; ``ValueError`` unless it is a non-negative integer (a number of architectures)."""
+    return check_int(n, "the number of architectures", minimum=0)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from bonas.spaces.base import Space, check_count
+from bonas.spaces.base import GraphSpec, Space, check_count
 from bonas.spaces.graph import INPUT, OUTPUT, matrix_to_graph, module_hash, prune
 
 NB101_OPS = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
@@ -66,7 +66,13 @@ class CellSpace(Space):
         self.n_nodes = int(max_nodes)
         self.max_edges = int(max_edges)
         self.max_path_ops = self.n_nodes - 2
+        self._graph_spec = GraphSpec(ops=ops, max_nodes=self.n_nodes, max_path_ops=self.max_path_ops)
         self._labels = {INPUT: -1, OUTPUT: -2} | {op: index for index, op in enumerate(ops)}
+
+    @property
+    def graph_spec(self) -> GraphSpec:
+        """The space's ops on at most ``max_nodes`` nodes; a path may pass every inner node."""
+        return self._graph_spec
 
     def pruned(self, arch: CellArch) -> tuple[np.ndarray, list[str]]:
         """The validated cell's pruned adjacency and ops."""

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from bonas.spaces.base import Space, check_count
+from bonas.spaces.base import GraphSpec, Space, check_count
 from bonas.spaces.graph import INPUT, OUTPUT
+from bonas.validation import is_integer
 
 DARTS_OPS = (
     "max_pool_3x3",
@@ -82,6 +83,10 @@ class DARTSSpace(Space):
     n_graph_nodes = GRAPH_NODES
     max_path_ops = 4
     """Most DARTS ops on one input-to-output path (c_k -> node 2 -> ... -> node 5)."""
+    graph_spec = GraphSpec(ops=tuple(op for op in DARTS_GRAPH_OPS if op not in (INPUT, OUTPUT)),
+                           max_nodes=GRAPH_NODES, path_ops=DARTS_OPS, max_path_ops=max_path_ops)
+    """Graph ops :data:`DARTS_GRAPH_OPS`; paths are named by the DARTS ops alone (cell inputs and ``add``
+    nodes skipped, as in BANANAS's DARTS paths)."""
 
     def validate(self, arch: object) -> None:
         if not isinstance(arch, DARTSArch):
@@ -143,7 +148,7 @@ class DARTSSpace(Space):
 
         def to_pair(pair: Sequence) -> tuple[str, int]:
             op_id = pair[1]
-            if isinstance(op_id, bool) or not isinstance(op_id, (int, np.integer)) or not 0 <= op_id < len(DARTS_OPS):
+            if not is_integer(op_id) or not 0 <= op_id < len(DARTS_OPS):
                 raise ValueError(f"op id {op_id!r} is outside 0..{len(DARTS_OPS) - 1} (order {list(DARTS_OPS)})")
             return DARTS_OPS[op_id], pair[0]
 
@@ -265,7 +270,7 @@ def _validate_cell(cell: object, name: str) -> None:
                 "('none' is a supernet-only DARTS primitive, never chosen in a genotype)"
             )
         node = position // 2 + 2
-        if isinstance(source, bool) or not isinstance(source, (int, np.integer)) or not 0 <= source < node:
+        if not is_integer(source) or not 0 <= source < node:
             raise ValueError(
                 f"input node {source!r} of pair {position} of the {name} cell is out of range; "
                 f"node {node} reads from nodes 0..{node - 1}"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from bonas.spaces.base import Space, check_count
+from bonas.spaces.base import GraphSpec, Space, check_count
 from bonas.spaces.graph import INPUT, OUTPUT, graph_hash, matrix_to_graph, prune
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -48,6 +48,10 @@ class NASBench201Space(Space):
     ops = NB201_OPS
     n_edges = len(NB201_EDGES)
     max_path_ops = 3
+    """Most ops on one input-to-output path (edges 0 -> 1 -> 2 -> 3)."""
+    graph_spec = GraphSpec(ops=NB201_OPS, max_nodes=n_edges + 2, max_path_ops=max_path_ops)
+    """Op nodes carry the five ops (``none`` ones are removed, but the op keeps its columns); at most
+    one op node per edge."""
 
     @property
     def is_enumerable(self) -> bool:

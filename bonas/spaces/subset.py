@@ -2,8 +2,8 @@
 
 A table that samples a space (the 20,001 NAS-Bench-101 cells of the 423,624)
 can answer only for its own cells, so a replay on it must never propose another.
-:class:`SubsetSpace` keeps the base space's graphs, strings and canonical keys,
-enumerates the members, samples among them, and redefines closeness: the
+:class:`SubsetSpace` keeps the base space's graphs (and their ``graph_spec``), strings and
+canonical keys, enumerates the members, samples among them, and redefines closeness: the
 neighbours of a cell are the members within ``radius`` elementary changes of
 the base space (one change reaches a member for only about 60 % of NB101's
 table cells; two reach about ten members on average), and a mutation is a
@@ -18,7 +18,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from bonas.spaces.base import Space, check_count
+from bonas.spaces.base import GraphSpec, Space, check_count
+from bonas.validation import check_int
 
 NEIGHBOUR_CACHE = 4096
 """Neighbour lists kept per space: searches revisit the neighbourhoods of their best cells."""
@@ -39,8 +40,7 @@ class SubsetSpace(Space):
 
     def __init__(self, base: Space, members: Sequence[Any], radius: int = 2, name: str | None = None,
                  neighbour_rows: Sequence[Sequence[int]] | None = None) -> None:
-        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
-            raise ValueError(f"radius must be a positive integer, got {radius!r}")
+        radius = check_int(radius, "radius", minimum=1)
         if not members:
             raise ValueError("a subset space needs at least one member")
         self.base = base
@@ -56,12 +56,6 @@ class SubsetSpace(Space):
         if neighbour_rows is not None and len(neighbour_rows) != len(self._members):
             raise ValueError(f"neighbour_rows has {len(neighbour_rows)} entries for {len(self._members)} members")
 
-    def __getattr__(self, attribute: str) -> Any:
-        # encoders read the base space's description (ops, node and edge counts, graph_ops)
-        if attribute.startswith("_") or attribute == "base":
-            raise AttributeError(attribute)
-        return getattr(self.base, attribute)
-
     def __len__(self) -> int:
         return len(self._members)
 
@@ -71,6 +65,11 @@ class SubsetSpace(Space):
     @property
     def ops(self) -> tuple[str, ...]:
         return self.base.ops
+
+    @property
+    def graph_spec(self) -> GraphSpec:
+        """The base space's: members are its cells, with its graphs."""
+        return self.base.graph_spec
 
     def validate(self, arch: Any) -> None:
         """``ValueError`` if ``arch`` is not a valid cell of the base space or not a member."""

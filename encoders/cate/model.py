@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from bonas.encoders.cate.tokens import PAD, GraphTokens
+from bonas.validation import check_finite, check_int
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,13 @@ class CATEConfig:
 
     def __post_init__(self) -> None:
         for name in ("n_tokens", "max_nodes", "d_model", "n_heads", "graph_layers", "cross_layers", "d_ff"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"CATEConfig.{name} must be a positive integer, got {value!r}")
+            object.__setattr__(self, name, check_int(getattr(self, name), f"CATEConfig.{name}", minimum=1))
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        dropout = check_finite(self.dropout, "CATEConfig.dropout")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"CATEConfig.dropout must be in [0, 1), got {self.dropout}")
+        object.__setattr__(self, "dropout", dropout)
 
     def to_dict(self) -> dict[str, int | float]:
         return asdict(self)

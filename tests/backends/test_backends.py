@@ -95,8 +95,10 @@ def test_call_evaluate_splits_values_infos_and_errors():
     assert call_evaluate(lambda arch: 1.5, None) == (1.5, {}, None)
     assert call_evaluate(lambda arch: {"value": 2, "epochs": 3}, None) == (2.0, {"epochs": 3}, None)
     assert "without a 'value'" in call_evaluate(lambda arch: {"acc": 2}, None)[2]
-    assert "non-finite" in call_evaluate(lambda arch: float("nan"), None)[2]
-    assert "not a number" in call_evaluate(lambda arch: "high", None)[2]
+    assert call_evaluate(lambda arch: float("nan"), None)[2] == "evaluate's value must be a finite number, got nan"
+    assert call_evaluate(lambda arch: "high", None)[2] == "evaluate's value must be a finite number, got 'high'"
+    assert call_evaluate(lambda arch: True, None)[2] == "evaluate's value must be a finite number, got True"
+    assert call_evaluate(lambda arch: torch.tensor(0.5), None) == (0.5, {}, None)
     value, _, error = call_evaluate(lambda arch: 1 / 0, None)
     assert value is None and error.startswith("ZeroDivisionError: division by zero")
     assert call_evaluate(lambda arch: {"value": 1, "n": np.int64(3), "t": torch.tensor(0.5)}, None) == (

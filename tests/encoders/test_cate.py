@@ -17,14 +17,13 @@ from bonas.encoders.cate import (
     CATEConfig,
     CATEEncoder,
     Tokenizer,
-    cost_pairs,
     load_checkpoint,
     packaged_checkpoint,
 )
-from bonas.encoders.cate.pretrain import IGNORE, corrupt
 from bonas.encoders.cate.tokens import MASK, PAD
 from bonas.networks import build_network, count_params
 from bonas.networks.nb101 import nb101_param_count
+from bonas.pretraining.cate import IGNORE, corrupt, cost_pairs
 from bonas.spaces.graph import graph_to_matrix
 
 NB201 = NASBench201Space()
@@ -160,7 +159,7 @@ def test_pretrain_cli_refuses_bad_arguments(tmp_path, capsys):
         assert main(["pretrain-cate", *arguments]) == 2
         assert message in " ".join(capsys.readouterr().out.split())
     assert not (tmp_path / "x.pt").exists()
-    with pytest.raises(ValueError, match="positive integer, got 0"):
+    with pytest.raises(ValueError, match="CATEConfig.graph_layers must be an integer >= 1, got 0"):
         CATEConfig(n_tokens=5, max_nodes=7, graph_layers=0)
 
 
@@ -186,7 +185,7 @@ def test_optimizer_with_cate(tiny_checkpoint):
 
 
 def test_live_cells_keep_every_node():
-    from bonas.encoders.cate.pretrain import live_cells
+    from bonas.pretraining.costs import live_cells
 
     cells = live_cells(NB101, 300, np.random.default_rng(0))
     for cell in cells:

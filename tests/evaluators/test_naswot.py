@@ -48,7 +48,7 @@ def test_bad_input_is_named(digits_data):
     train, _ = digits_data
     with pytest.raises(ValueError, match="fewer than batch_size 128"):
         NASWOT(train.x[:10], SPACE)
-    with pytest.raises(ValueError, match="batch_size must be an integer of at least 2"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 2, got 1"):
         NASWOT(train.x, SPACE, batch_size=1)
     with pytest.raises(ValueError, match="images must be n x c x h x w"):
         NASWOT(train.x.reshape(len(train.x), 64), SPACE)

@@ -63,7 +63,8 @@ def test_bad_data_and_options_are_named(digits_data):
     for train_data, val_data, message in cases:
         with pytest.raises((ValueError, TypeError), match=message):
             TrainingEvaluator(train_data, val_data)
-    for option, message in (({"epochs": 0}, "epochs must be a positive integer"), ({"lr": -1.0}, "lr must be"),
+    for option, message in (({"epochs": 0}, "epochs must be an integer >= 1, got 0"),
+                            ({"lr": -1.0}, "lr must be a positive finite number, got -1.0"),
                             ({"amp": "yes"}, "amp must be"), ({"num_classes": 3}, "train_data has label 9")):
         with pytest.raises(ValueError, match=message):
             TrainingEvaluator(train, val, **option)

@@ -104,7 +104,7 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="no network builder for space 'cell'"):
         space = bonas.CellSpace(["sepconv"], max_nodes=3)
         build_network(space, space.sample(1, np.random.default_rng(0))[0], 10)
-    with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 1, got 0"):
         build_network(NB201, NB201.from_indices("123412"), 0)
     with pytest.raises(ValueError, match="no path joins the input to the output"):
         build_network(NB101, bonas.CellArch.from_matrix(np.zeros((3, 3)), ["input", "maxpool3x3", "output"]), 10)

@@ -86,10 +86,10 @@ def test_bananas_ensemble_fits_its_training_data():
 @pytest.mark.parametrize(
     ("cls", "options", "message"),
     [
-        (RegularizedEvolution, {"population_size": 0}, "population_size must be a positive integer"),
+        (RegularizedEvolution, {"population_size": 0}, "population_size must be an integer >= 1, got 0"),
         (RegularizedEvolution, {"population_size": 4, "tournament_size": 5}, "tournament_size (5) exceeds"),
-        (LocalSearch, {"n_starts": 2.5}, "n_starts must be a positive integer"),
-        (Bananas, {"lr": -1.0}, "lr must be positive"),
+        (LocalSearch, {"n_starts": 2.5}, "n_starts must be an integer >= 1, got 2.5"),
+        (Bananas, {"lr": -1.0}, "lr must be a positive finite number, got -1.0"),
     ],
 )
 def test_bad_options_are_named(cls, options, message):

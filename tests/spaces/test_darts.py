@@ -138,7 +138,7 @@ def test_sample_covers_every_op_and_input(space: DARTSSpace) -> None:
 
 
 def test_sample_rejects_bad_count(space: DARTSSpace) -> None:
-    with pytest.raises(ValueError, match="non-negative number"):
+    with pytest.raises(ValueError, match="the number of architectures must be an integer >= 0, got -1"):
         space.sample(-1, np.random.default_rng(0))
 
 
@@ -359,9 +359,9 @@ def test_graph_follows_node_op_convention(space: DARTSSpace) -> None:
     for arch in space.sample(30, np.random.default_rng(3)):
         graph = space.to_graph(arch)
         check_node_op_graph(graph)
-        assert list(graph.nodes) == list(range(space.n_graph_nodes)) == list(range(30))
+        assert list(graph.nodes) == list(range(space.graph_spec.max_nodes)) == list(range(30))
         assert graph.number_of_edges() == 44
-        assert {op for _, op in graph.nodes(data="op")} <= set(space.graph_ops)
+        assert {op for _, op in graph.nodes(data="op")} <= set(space.graph_spec.vocabulary) == set(space.graph_ops)
         assert all(source < target for source, target in graph.edges)
         matrix, ops = graph_to_matrix(graph)
         pruned_matrix, pruned_ops = prune(matrix, ops)

@@ -57,7 +57,7 @@ def test_encoders_see_the_base_space(subset):
 
 
 def test_bad_construction_is_named():
-    with pytest.raises(ValueError, match="radius must be a positive integer"):
+    with pytest.raises(ValueError, match="radius must be an integer >= 1, got 0"):
         SubsetSpace(BASE, MEMBERS, radius=0)
     with pytest.raises(ValueError, match="at least one member"):
         SubsetSpace(BASE, [])

@@ -1,11 +1,11 @@
 """Pretraining CATE as its authors do: pairs of architectures of similar cost, masked ops, cross-attention.
 
-Architectures are sorted by cost (FLOPs for NB201, parameters for NB101); each
-is paired with up to ``k`` cheaper ones whose cost lies within ``window`` of
-its own (CATE's ``sample_from_data``). In every batch 20 % of the op tokens of
-both architectures of a pair are corrupted (80 % ``[MASK]``, 20 % a random op)
-and predicted from the pair, with label-smoothed cross-entropy, AdamW and a
-linear warm-up then linear decay.
+Architectures are sorted by cost (the space's cost model in the space registry:
+FLOPs for NB201, parameters for NB101); each is paired with up to ``k`` cheaper
+ones whose cost lies within ``window`` of its own (CATE's ``sample_from_data``).
+In every batch 20 % of the op tokens of both architectures of a pair are
+corrupted (80 % ``[MASK]``, 20 % a random op) and predicted from the pair, with
+label-smoothed cross-entropy, AdamW and a linear warm-up then linear decay.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import Tensor
 
-from bonas.encoders.base import graph_vocabulary, max_graph_nodes, resolve_device
+from bonas.device import resolve_device
+from bonas.encoders.base import graph_vocabulary, max_graph_nodes
 from bonas.encoders.cate.checkpoint import check_checkpoint_path, save_checkpoint
 from bonas.encoders.cate.model import CATEConfig, CATEModel
 from bonas.encoders.cate.tokens import MASK, SPECIAL_TOKENS, GraphTokens, Tokenizer
 from bonas.spaces.base import Space
-from bonas.spaces.graph import graph_to_matrix
+from bonas.spaces.registry import declared, space_names
 
 IGNORE = -100
 COST_WINDOW_FRACTION = 0.04
@@ -57,61 +58,16 @@ class PretrainResult:
 def space_architectures(space: Space, n_samples: int, seed: int) -> tuple[list[Any], np.ndarray, str]:
     """Pretraining architectures of ``space`` and their costs: ``(archs, costs, cost name)``.
 
-    NB201: all 15,625 cells, FLOPs from the bundled table. NB101: ``n_samples``
-    cells, one per canonical class kept, parameters counted exactly. A fifth are
-    ``space.sample`` cells (NB101's own sampler: a random matrix, pruned), which
-    are mostly small: only 0.3 % keep all seven nodes, while 85 % of NB101's
-    423,624 classes have seven. The rest come from :func:`live_cells`, so the
-    model sees the cells a search meets.
+    They come from the cost model the space registry declares for ``space.name``
+    (:mod:`bonas.pretraining.costs`: FLOPs of all NB201 cells, parameters of
+    ``n_samples`` sampled NB101 cells); ``ValueError`` for a space without one.
     """
-    if space.name == "nb201":
-        from bonas.nasbench import NASBench201Table
-
-        table = NASBench201Table("cifar10")
-        archs = list(table.architectures())
-        return archs, np.array([table.query(arch).flops for arch in archs], dtype=np.float64), "flops"
-    if space.name == "nb101":
-        from bonas.networks.nb101 import nb101_param_count
-
-        rng = np.random.default_rng(seed)
-        n_small = n_samples // 5
-        unique: dict[Any, Any] = {}
-        for arch in [*space.sample(n_small, rng), *live_cells(space, n_samples - n_small, rng)]:
-            unique.setdefault(space.canonical_key(arch), arch)
-        archs = list(unique.values())
-        costs = [nb101_param_count(*graph_to_matrix(space.to_graph(arch))) for arch in archs]
-        return archs, np.array(costs, dtype=np.float64), "params"
-    raise ValueError(f"pretraining CATE needs a cost per architecture; bonas has one for 'nb201' (FLOPs) and "
-                     f"'nb101' (parameters), not for {space.name!r}")
-
-
-def live_cells(space: Space, n: int, rng: np.random.Generator) -> list[Any]:
-    """``n`` cells of ``space.n_nodes`` nodes that pruning leaves whole, at most ``space.max_edges`` edges.
-
-    Each inner node gets an edge from a random earlier node and to a random
-    later one (so every node lies on an input-to-output path), then random
-    extra edges up to a random total; draws over the edge limit are redrawn.
-    """
-    from bonas.spaces.cell import CellArch
-    from bonas.spaces.graph import INPUT, OUTPUT
-
-    size, limit = space.n_nodes, space.max_edges
-    upper = np.transpose(np.triu_indices(size, k=1))
-    result = []
-    while len(result) < n:
-        matrix = np.zeros((size, size), dtype=np.int8)
-        for node in range(1, size - 1):
-            matrix[rng.integers(0, node), node] = 1
-            matrix[node, rng.integers(node + 1, size)] = 1
-        edges = int(matrix.sum())
-        if edges > limit:
-            continue
-        free = upper[matrix[upper[:, 0], upper[:, 1]] == 0]
-        extra = free[rng.permutation(len(free))[: rng.integers(0, limit - edges + 1)]]
-        matrix[extra[:, 0], extra[:, 1]] = 1
-        middle = [space.ops[i] for i in rng.integers(0, len(space.ops), size=size - 2)]
-        result.append(CellArch.from_matrix(matrix, (INPUT, *middle, OUTPUT)))
-    return result
+    cost_model = declared(space.name, "cost_model")
+    if cost_model is None:
+        raise ValueError(f"pretraining CATE needs a cost per architecture; the space registry has a cost model for "
+                         f"{list(space_names('cost_model'))}, not for {space.name!r}")
+    archs, costs, cost_name = cost_model(space, n_samples, seed)
+    return list(archs), np.asarray(costs, dtype=np.float64), cost_name
 
 
 def check_window(window: float) -> float:

@@ -1,0 +1,122 @@
+"""An optimizer's settings: one frozen, validated, versioned object, which the journal writes and reads back.
+
+The journal's ``create`` event holds :meth:`OptimizerSettings.to_json`; :meth:`OptimizerSettings.from_json`
+reads it back and refuses what this bonas cannot honour (unknown fields, a newer ``settings_version``). Journals
+written before the version field existed are version 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from bonas.acquisition import ACQUISITIONS
+from bonas.candidates import CANDIDATE_STRATEGIES
+from bonas.encoders import ENCODINGS
+from bonas.surrogate import OUTCOME_TRANSFORMS
+from bonas.validation import check_choice, check_finite, check_int, check_positive
+
+SETTINGS_VERSION = 1
+"""The version :meth:`OptimizerSettings.to_json` writes; a journal of a later version is refused."""
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """Everything an :class:`~bonas.Optimizer` needs to be rebuilt from its journal, validated when made.
+
+    :param space: the name of the search space.
+    :param encoding: a registered encoding (:data:`bonas.encoders.ENCODINGS`): ``"tw"`` (tree-Wasserstein),
+        ``"path"``, ``"wl"``, ``"adjacency"`` or ``"cate"`` (a pretrained CATE transformer's embeddings
+        under an isotropic Matern 5/2 kernel).
+    :param acquisition: ``"ei"`` (botorch LogEI), ``"ucb"`` or ``"ts"`` (Thompson sampling). With ``"ts"``
+        a single ask draws from the posterior; a batch chosen by ``kdpp``, ``greedy`` or
+        ``kriging-believer`` scores its candidates by UCB, and ``ask(n, batch="ts")`` draws once per pick.
+    :param n_initial: results told before the GP takes over; until then every ask is random. In-flight
+        architectures do not count: a GP fitted on the first two or three results of a busy cluster
+        chose worse than random cells would (``benchmarks/RESULTS.md``, asynchronous replays), so a
+        cluster of ``w`` workers asks up to ``n_initial + w - 1`` random architectures.
+    :param seed: seeds every random choice; the same seed and tells give the same asks.
+    :param maximize: ``False`` to minimise the told values.
+    :param candidates: ``"local"`` (neighbourhoods of the best plus random cells) or ``"all"``
+        (every unseen class of an enumerable space).
+    :param pool_size: size of the local candidate pool.
+    :param outcome_transform: ``"standardize"`` (the default: it gave the lowest replay regret,
+        see ``benchmarks/RESULTS.md``), ``"copula"`` (ranks to normal quantiles) or ``"log-error"``
+        (``-log(100 - value)``, for accuracies in percent, as NAS-BOWL).
+    :param deterministic: the objective is noise-free (a table replay): noise is pinned near zero.
+    :param kdpp_pool: how many candidates, best by acquisition, a k-DPP batch is drawn from;
+        ``None`` is ``4 q`` for a batch of ``q``.
+    :param kdpp_temperature: quality temperature of the k-DPP, ``q_i = exp(z_i / T)`` for the
+        standardised posterior mean ``z``; smaller is greedier.
+    :param checkpoint: with ``encoding="cate"``, a checkpoint from ``bonas pretrain-cate``;
+        ``None`` is the one bonas ships for the space.
+    """
+
+    space: str
+    encoding: str = "tw"
+    acquisition: str = "ei"
+    n_initial: int = 10
+    seed: int = 0
+    maximize: bool = True
+    candidates: str = "local"
+    pool_size: int = 1000
+    outcome_transform: str = "standardize"
+    deterministic: bool = False
+    kdpp_pool: int | None = None
+    kdpp_temperature: float = 1.0
+    checkpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        check = object.__setattr__
+        check(self, "encoding", check_choice(self.encoding, "encoding", ENCODINGS))
+        check(self, "acquisition", check_choice(self.acquisition, "acquisition", ACQUISITIONS))
+        check(self, "n_initial", check_int(self.n_initial, "n_initial", minimum=1))
+        check(self, "seed", check_int(self.seed, "seed", minimum=0))
+        check(self, "maximize", bool(self.maximize))
+        check(self, "candidates", check_choice(self.candidates, "candidates", CANDIDATE_STRATEGIES))
+        check(self, "pool_size", check_int(self.pool_size, "pool_size", minimum=1))
+        check(self, "outcome_transform", check_choice(self.outcome_transform, "outcome_transform", OUTCOME_TRANSFORMS))
+        check(self, "deterministic", bool(self.deterministic))
+        if self.kdpp_pool is not None:
+            check(self, "kdpp_pool", check_int(self.kdpp_pool, "kdpp_pool", minimum=1))
+        check(self, "kdpp_temperature", check_positive(self.kdpp_temperature, "kdpp_temperature"))
+        if self.checkpoint is not None:
+            if "checkpoint" not in ENCODINGS[self.encoding].options:
+                raise ValueError(f"checkpoint is for encoding='cate'; encoding is {self.encoding!r}")
+            check(self, "checkpoint", str(self.checkpoint))
+        if self.outcome_transform == "log-error" and not self.maximize:
+            raise ValueError("outcome_transform='log-error' models maximised accuracies; it needs maximize=True")
+
+    def check_value(self, value: Any, label: str) -> float:
+        """``value`` as a finite ``float`` (``ValueError`` naming ``label`` otherwise), below 100 when the log-error
+        transform needs accuracies in percent."""
+        value = check_finite(value, label)
+        if self.outcome_transform == "log-error" and value >= 100:
+            raise ValueError(f"{label} is {value!r}; outcome_transform='log-error' takes accuracies in percent, "
+                             "below 100")
+        return value
+
+    def encoder_options(self) -> dict[str, Any]:
+        """The encoder options these settings set (``checkpoint``), for :meth:`EncodingEntry.build`."""
+        return {} if self.checkpoint is None else {"checkpoint": self.checkpoint}
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as the journal's ``create`` event holds them, with ``settings_version``."""
+        return {**dataclasses.asdict(self), "settings_version": SETTINGS_VERSION}
+
+    @classmethod
+    def from_json(cls, settings: Any) -> "OptimizerSettings":
+        """Settings from a journal's ``create`` event; ``ValueError`` naming what is missing, unknown or invalid."""
+        if not isinstance(settings, dict) or "space" not in settings:
+            raise ValueError("the 'create' event has no settings with a space")
+        fields = dict(settings)
+        version = fields.pop("settings_version", 1)
+        check_int(version, "settings_version", minimum=1)
+        if version > SETTINGS_VERSION:
+            raise ValueError(f"settings_version {version} is newer than this bonas reads ({SETTINGS_VERSION}); "
+                             "upgrade bonas to load this journal")
+        unknown = sorted(set(fields) - {field.name for field in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown}; written by another bonas version?")
+        return cls(**fields)
