@@ -44,6 +44,6 @@ def propose(surrogate: Surrogate, acquisition: Acquisition, settings: OptimizerS
     seed = int(rng.integers(2**31))
     # Thompson sampling asks one architecture at a time by its own rule, whatever the batch rule
     rule_name = "ts" if settings.acquisition == "ts" and n == 1 else batch
-    rule = BATCH_RULES[rule_name].make(acquisition, settings.kdpp_pool, settings.kdpp_temperature)
+    rule = BATCH_RULES[rule_name].make(acquisition, settings)
     chosen, how = select_or_fall_back(batch, rule, result.model, candidates_X, n, pending_X, result.best_f, seed)
     return Proposal([candidates[index] for index in chosen], result.how, batch if how == "rule" else how)

@@ -25,10 +25,12 @@ class Registry(Mapping[str, Entry], Generic[Entry]):
     listing the known ones.
 
     :param kind: what the entries are, for error messages (``"encoding"``, ``"batch"``).
+    :param entry_type: the class of the entries :meth:`add` takes (each has a ``name``), if there is one.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, entry_type: type | None = None) -> None:
         self.kind = kind
+        self.entry_type = entry_type
         self._entries: dict[str, Entry] = {}
 
     def __getitem__(self, name: str) -> Entry:
@@ -51,6 +53,12 @@ class Registry(Mapping[str, Entry], Generic[Entry]):
             raise ValueError(f"{self.kind} {name!r} is already registered; pass replace=True to replace it")
         self._entries[name] = entry
         return entry
+
+    def add(self, entry: Entry, replace: bool = False) -> Entry:
+        """Register ``entry`` (an ``entry_type``) under its own ``name``; see :meth:`register`."""
+        if self.entry_type is not None and not isinstance(entry, self.entry_type):
+            raise ValueError(f"a {self.kind} registry takes a {self.entry_type.__name__}, got {type(entry).__name__}")
+        return self.register(entry.name, entry, replace)
 
     def unregister(self, name: str) -> None:
         """Remove the entry called ``name`` (:class:`UnknownNameError` if there is none)."""

@@ -48,15 +48,13 @@ class EncodingEntry:
         return self.encoder(space, **options)
 
 
-ENCODINGS: Registry[EncodingEntry] = Registry("encoding")
+ENCODINGS: Registry[EncodingEntry] = Registry("encoding", EncodingEntry)
 """Every registered encoding, by name."""
 
 
 def register_encoding(entry: EncodingEntry, replace: bool = False) -> EncodingEntry:
     """Add ``entry`` to :data:`ENCODINGS` (``ValueError`` if its name is taken, unless ``replace``)."""
-    if not isinstance(entry, EncodingEntry):
-        raise ValueError(f"register_encoding takes an EncodingEntry, got {type(entry).__name__}")
-    return ENCODINGS.register(entry.name, entry, replace)
+    return ENCODINGS.add(entry, replace)
 
 
 def unregister_encoding(name: str) -> None:

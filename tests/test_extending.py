@@ -9,12 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from bonas.encoders import (
+    ENCODINGS,
+    make_encoder,
+    register_encoding,
+    unregister_encoding,
+)
 
 import bonas
 from bonas.batch import BATCH_RULES, unregister_batch_rule
 from bonas.cli import build_parser
-from bonas.encoders import ENCODINGS, make_encoder, register_encoding, unregister_encoding
 from bonas.replay.strategies import check_method
+from bonas.settings import OptimizerSettings
 from bonas.spaces import SPACES, register_space, space_from_name, unregister_space
 from bonas.spaces.graph import check_node_op_graph
 
@@ -145,7 +151,7 @@ def test_the_batch_rule_chooses_the_q_best_distinct_candidates(doc):
     result = opt.surrogate.fit([trial.arch for trial in done], [trial.value for trial in done])
     candidates_X = opt.surrogate.encode(opt.space.sample(40, np.random.default_rng(0)), cache=False)
     acquisition = bonas.Acquisition("ei")
-    rule = BATCH_RULES["top-q"].make(acquisition, None, 1.0)
+    rule = BATCH_RULES["top-q"].make(acquisition, OptimizerSettings(space="nb201"))
 
     def select(pending_X):
         return rule.select(result.model, candidates_X, 5, pending_X=pending_X, best_f=result.best_f,

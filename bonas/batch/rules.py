@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 from botorch.models.model import Model
@@ -29,6 +29,9 @@ from bonas.acquisition import (
 )
 from bonas.batch.kdpp import select_kdpp_batch
 from bonas.registry import Registry
+
+if TYPE_CHECKING:
+    from bonas.settings import OptimizerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -154,22 +157,22 @@ def _indices(name: str, chosen: object, m: int) -> list[int]:
 
 @dataclass(frozen=True)
 class BatchRuleEntry:
-    """A named batch rule: ``make(acquisition, kdpp_pool, kdpp_temperature)`` builds it; ``summary`` is its help."""
+    """A named batch rule: ``make(acquisition, settings)`` builds it for an optimizer's scores and
+    :class:`~bonas.settings.OptimizerSettings` (a rule takes the options it needs, e.g. ``settings.kdpp_pool``);
+    ``summary`` is its help."""
 
     name: str
-    make: Callable[[Acquisition, int | None, float], BatchRule]
+    make: Callable[[Acquisition, "OptimizerSettings"], BatchRule]
     summary: str
 
 
-BATCH_RULES: Registry[BatchRuleEntry] = Registry("batch")
+BATCH_RULES: Registry[BatchRuleEntry] = Registry("batch", BatchRuleEntry)
 """Every registered batch rule, by name."""
 
 
 def register_batch_rule(entry: BatchRuleEntry, replace: bool = False) -> BatchRuleEntry:
     """Add ``entry`` to :data:`BATCH_RULES` (``ValueError`` if its name is taken, unless ``replace``)."""
-    if not isinstance(entry, BatchRuleEntry):
-        raise ValueError(f"register_batch_rule takes a BatchRuleEntry, got {type(entry).__name__}")
-    return BATCH_RULES.register(entry.name, entry, replace)
+    return BATCH_RULES.add(entry, replace)
 
 
 def unregister_batch_rule(name: str) -> None:
@@ -178,19 +181,21 @@ def unregister_batch_rule(name: str) -> None:
 
 
 for _entry in (
-    BatchRuleEntry("kdpp", lambda acquisition, pool, temperature: KDPP(acquisition, pool, temperature),
+    BatchRuleEntry("kdpp", lambda acquisition, settings: KDPP(acquisition, settings.kdpp_pool, settings.kdpp_temperature),
                    "a quality k-DPP sample over the best candidates, the default for batches"),
     BatchRuleEntry("kdpp-anchored",
-                   lambda acquisition, pool, temperature: KDPP(acquisition, pool, temperature, anchored=True),
+                   lambda acquisition, settings: KDPP(acquisition, settings.kdpp_pool, settings.kdpp_temperature,
+                                                      anchored=True),
                    "the sequential pick plus a k-DPP draw conditioned on it"),
     BatchRuleEntry("kdpp-map",
-                   lambda acquisition, pool, temperature: KDPP(acquisition, pool, temperature, mode="map"),
+                   lambda acquisition, settings: KDPP(acquisition, settings.kdpp_pool, settings.kdpp_temperature,
+                                                      mode="map"),
                    "the k-DPP's greedy MAP, deterministic"),
-    BatchRuleEntry("greedy", lambda acquisition, pool, temperature: Greedy(acquisition),
+    BatchRuleEntry("greedy", lambda acquisition, settings: Greedy(acquisition),
                    "one at a time with the chosen and in-flight ones pending, the default for single asks"),
-    BatchRuleEntry("kriging-believer", lambda acquisition, pool, temperature: KrigingBeliever(acquisition),
+    BatchRuleEntry("kriging-believer", lambda acquisition, settings: KrigingBeliever(acquisition),
                    "one at a time, the model believing its mean at each pick"),
-    BatchRuleEntry("ts", lambda acquisition, pool, temperature: Thompson(acquisition),
+    BatchRuleEntry("ts", lambda acquisition, settings: Thompson(acquisition),
                    "one Thompson draw per architecture"),
 ):
     register_batch_rule(_entry)

@@ -71,7 +71,7 @@ class SpaceEntry:
         return getattr(importlib.import_module(module), attribute)
 
 
-SPACES: Registry[SpaceEntry] = Registry("space")
+SPACES: Registry[SpaceEntry] = Registry("space", SpaceEntry)
 """Every registered space, by name, in the order registered."""
 
 
@@ -83,9 +83,7 @@ def _check_part(part: str) -> str:
 
 def register_space(entry: SpaceEntry, replace: bool = False) -> SpaceEntry:
     """Add ``entry`` to :data:`SPACES` (``ValueError`` if its name is taken, unless ``replace``)."""
-    if not isinstance(entry, SpaceEntry):
-        raise ValueError(f"register_space takes a SpaceEntry, got {type(entry).__name__}")
-    return SPACES.register(entry.name, entry, replace)
+    return SPACES.add(entry, replace)
 
 
 def unregister_space(name: str) -> None:

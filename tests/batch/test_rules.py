@@ -19,6 +19,7 @@ from bonas.batch import (
 from bonas.batch.rules import select_or_fall_back
 from bonas.nasbench import NASBench201Table
 from bonas.optimizer import Optimizer
+from bonas.settings import OptimizerSettings
 from bonas.spaces import NASBench201Space
 from bonas.surrogate import Surrogate
 
@@ -38,7 +39,7 @@ def fitted():
 @pytest.mark.parametrize("name", list(BATCH_RULES))
 def test_every_rule_returns_q_distinct_indices_and_repeats_itself_from_the_same_seed(fitted, name):
     result, candidates_X = fitted
-    rule = BATCH_RULES[name].make(Acquisition("ei"), None, 1.0)
+    rule = BATCH_RULES[name].make(Acquisition("ei"), OptimizerSettings(space="nb201"))
     picks = [rule.select(result.model, candidates_X, 4, pending_X=candidates_X[:2], best_f=result.best_f,
                          generator=torch.Generator().manual_seed(5)) for _ in range(2)]
     assert picks[0] == picks[1]
@@ -86,7 +87,7 @@ def test_a_rule_with_too_few_distinct_picks_falls_back_logged(fitted, caplog):
 
 
 def test_a_registered_rule_is_asked_by_name_and_a_taken_name_is_refused():
-    first = BatchRuleEntry("first-q", lambda acquisition, pool, temperature: Returns([0, 1]), "the first q")
+    first = BatchRuleEntry("first-q", lambda acquisition, settings: Returns([0, 1]), "the first q")
     register_batch_rule(first)
     try:
         with pytest.raises(ValueError, match="batch 'first-q' is already registered"):

@@ -108,7 +108,7 @@ def test_bad_registrations_and_names_are_refused(own_registry):
         SpaceEntry("x", tiny_space())
     with pytest.raises(ValueError, match="non-empty string"):
         register_space(SpaceEntry("", tiny_space))
-    with pytest.raises(ValueError, match="register_space takes a SpaceEntry"):
+    with pytest.raises(ValueError, match="a space registry takes a SpaceEntry"):
         register_space(tiny_space)
     register_space(SpaceEntry("misnamed", tiny_space))
     with pytest.raises(ValueError, match="registered as space 'misnamed' built a space named 'tiny'"):
