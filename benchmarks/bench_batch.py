@@ -20,7 +20,6 @@ import time
 import numpy as np
 
 from bonas.batch import BATCH_RULES
-from bonas.encoders import make_encoder
 from bonas.nasbench import NASBench201Table
 from bonas.optimizer import Optimizer
 from bonas.spaces import NASBench201Space
@@ -51,7 +50,7 @@ def main() -> None:
     fit_seconds = []
     for _ in range(args.repeats):
         opt = told_optimizer(space, table, args.n)
-        surrogate = Surrogate(make_encoder("tw", space), "tw", deterministic=True)
+        surrogate = Surrogate.for_encoding("tw", space, deterministic=True)
         start = time.perf_counter()
         surrogate.fit([trial.arch for trial in opt.completed], [trial.value for trial in opt.completed])
         fit_seconds.append(time.perf_counter() - start)

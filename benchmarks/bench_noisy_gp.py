@@ -12,7 +12,9 @@ validation accuracy more than 1 point short of the table's best at the last quer
 - ``cold``: no warm start (every fit starts from the kernel's defaults);
 - ``noise-prior-cold``: both;
 - ``plug-in-best-f``: the noise prior, and LogEI improves on the largest posterior mean at the observed cells
-  (the plug-in incumbent for noisy observations) instead of the largest observed value, which noise inflates.
+  (the plug-in incumbent for noisy observations) instead of the largest observed value, which noise inflates;
+- ``wide-pool``: the noise prior, and a local pool of 2,000 candidates of which 1,000 are random cells (the
+  default: 1,000 with 100 random), so the acquisition can leave a local optimum the neighbourhoods trap.
 
 One JSON line per run goes to ``--out`` (runs already there are skipped, so a long job resumes).
 
@@ -32,7 +34,8 @@ from pathlib import Path
 
 import torch
 
-VARIANTS = ("no-noise-prior", "noise-prior", "cold", "noise-prior-cold", "plug-in-best-f")
+VARIANTS = ("no-noise-prior", "noise-prior", "cold", "noise-prior-cold", "plug-in-best-f", "wide-pool")
+WIDE_POOL = {"pool_size": 2000, "n_random": 1000}
 CHECKPOINTS = (50, 100, 150)
 STALL_POINTS = 1.0
 
@@ -67,6 +70,12 @@ def _apply_variant(variant: str) -> None:
             return result
 
         surrogate.fit_surrogate = plug_in
+    if variant == "wide-pool":
+        import functools
+
+        import bonas.candidates as candidates
+
+        candidates.local_pool = functools.partial(candidates.local_pool, n_random=WIDE_POOL["n_random"])
 
 
 def one_run(dataset: str, variant: str, seed: int, queries: int) -> dict:
@@ -77,7 +86,8 @@ def one_run(dataset: str, variant: str, seed: int, queries: int) -> dict:
     table = bonas.NASBench201Table(dataset)
     validation = table.metric("val_accuracy_12ep")
     test = table.metric("test_accuracy")
-    optimizer = bonas.Optimizer(table.space, encoding="tw", seed=seed, deterministic=False)
+    pool_size = WIDE_POOL["pool_size"] if variant == "wide-pool" else 1000
+    optimizer = bonas.Optimizer(table.space, encoding="tw", seed=seed, deterministic=False, pool_size=pool_size)
     start = time.perf_counter()
     best_val, best_test, record = -1.0, 0.0, {}
     for query in range(1, queries + 1):

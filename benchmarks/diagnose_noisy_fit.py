@@ -17,7 +17,6 @@ from gpytorch.constraints import GreaterThan
 from gpytorch.likelihoods import GaussianLikelihood
 
 import bonas
-import bonas.optimizer as optimizer_module
 import bonas.surrogate as surrogate
 
 
@@ -39,18 +38,17 @@ def main() -> None:
             return surrogate.ArchitectureGP(train_X, train_Y, covar_module=kernel, outcome_transform=Standardize(m=1),
                                             likelihood=GaussianLikelihood(noise_constraint=GreaterThan(surrogate.NOISE_FLOOR)))
         surrogate._build = build
-    fits = []
-    fit_surrogate = optimizer_module.fit_surrogate
-
-    def recording_fit(*positional, **keywords):
-        result = fit_surrogate(*positional, **keywords)
-        fits.append(result)
-        return result
-    optimizer_module.fit_surrogate = recording_fit
-
     table = bonas.NASBench201Table(args.dataset)
     validation = table.metric("val_accuracy_12ep")
     opt = bonas.Optimizer(table.space, encoding="tw", seed=args.seed, deterministic=args.deterministic)
+    fits = []
+    fit = opt.surrogate.fit
+
+    def recording_fit(archs, values):
+        result = fit(archs, values)
+        fits.append(result)
+        return result
+    opt.surrogate.fit = recording_fit
     print(f"{args.dataset} val12, seed {args.seed}; the table's best validation accuracy {validation.max():.2f}")
     print("query  told   best   fit    noise     outputscale  lengthscales (op, in-degree, out-degree)")
     for query in range(1, args.queries + 1):

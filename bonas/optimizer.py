@@ -60,24 +60,14 @@ class Optimizer:
                  seed: int = 0, storage: str | Path | None = None, maximize: bool = True, candidates: str = "local",
                  pool_size: int = 1000, outcome_transform: str = "standardize", deterministic: bool = False,
                  device: str = "auto", kdpp_pool: int | None = None, kdpp_temperature: float = 1.0,
-                 checkpoint: str | Path | None = None, _journal: Journal | None = None) -> None:
-        settings = OptimizerSettings(
+                 checkpoint: str | Path | None = None, _journal: Journal | None = None,
+                 _settings: OptimizerSettings | None = None) -> None:
+        # a journal being loaded passes its settings, read and checked once (persistence.load_journal)
+        settings = _settings or OptimizerSettings(
             space=space.name, encoding=encoding, acquisition=acquisition, n_initial=n_initial, seed=seed,
             maximize=maximize, candidates=candidates, pool_size=pool_size, outcome_transform=outcome_transform,
             deterministic=deterministic, kdpp_pool=kdpp_pool, kdpp_temperature=kdpp_temperature,
             checkpoint=None if checkpoint is None else str(checkpoint))
-        self._setup(space, settings, device, _journal, storage)
-
-    @classmethod
-    def from_settings(cls, space: Space, settings: OptimizerSettings, device: str = "auto",
-                      _journal: Journal | None = None) -> "Optimizer":
-        """An optimizer of ``settings`` (whose ``space`` must be ``space.name``), in memory or on ``_journal``."""
-        optimizer = cls.__new__(cls)
-        optimizer._setup(space, settings, device, _journal, None)
-        return optimizer
-
-    def _setup(self, space: Space, settings: OptimizerSettings, device: str, journal: Journal | None,
-               storage: str | Path | None) -> None:
         if settings.space != space.name:
             raise ValueError(f"settings of space {settings.space!r} for space {space.name!r}")
         if settings.candidates == "all" and not space.is_enumerable:
@@ -85,17 +75,15 @@ class Optimizer:
         self.space = space
         self.settings = settings
         self.device = resolve_device(device)
-        entry = ENCODINGS[self.settings.encoding]
-        encoder = entry.build(space, self.device, **self.settings.encoder_options())
-        self.surrogate = Surrogate(encoder, entry.kernel, self.settings.outcome_transform,
-                                   self.settings.deterministic, self.device)
+        self.surrogate = Surrogate.for_encoding(settings.encoding, space, settings.outcome_transform,
+                                                settings.deterministic, self.device, **settings.encoder_options())
         self.acquisition = Acquisition.named(self.settings.acquisition)
         self._registry = TrialRegistry(space)
         self._n_asks = 0
         self.last_fit = ""
         self.last_selection = ""
         self.read_only = False
-        self._journal = journal if journal is not None else (
+        self._journal = _journal if _journal is not None else (
             create_journal(Path(storage), settings) if storage is not None else None)
 
     def close(self) -> None:
@@ -250,9 +238,8 @@ class Optimizer:
         loading one that an optimizer of this process has open hands the writing over to the new
         optimizer (the old one's ``ask`` and ``tell`` raise from then on).
 
-        :param in_flight: what to do with trials asked but never told:
-            ``"keep"`` (still running; tell them later) or ``"abandon"``
-            (recorded as abandoned, so their architectures can be asked again).
+        :param in_flight: trials asked but never told stay running (``"keep"``: tell them later) or are recorded
+            as abandoned (``"abandon"``: their architectures can be asked again).
         :param space: the search space, needed for a space bonas cannot build by name (a
             ``CellSpace``, a ``SubsetSpace``, your own ``Space``); its name must be the journal's.
         :param read_only: read the journal without its lock (e.g. while a run writes it): the

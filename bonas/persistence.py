@@ -100,7 +100,7 @@ def _load(cls: type["Optimizer"], journal: Journal, in_flight: str, device: str,
     elif space.name != settings.space:
         raise ValueError(f"{path} is a journal of space {settings.space!r}, not {space.name!r}")
     try:
-        optimizer = cls.from_settings(space, settings, device=device, _journal=journal)
+        optimizer = cls(space, device=device, _journal=journal, _settings=settings)
     except (TypeError, ValueError) as error:
         raise JournalCorruptError(f"{path}, line 1: invalid settings: {error}") from None
     _replay(optimizer, contents.events[1:], path)

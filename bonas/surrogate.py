@@ -36,8 +36,10 @@ from linear_operator.operators import DiagLinearOperator
 from linear_operator.utils.errors import NanError, NotPSDError
 from torch import Tensor
 
+from bonas.encoders import ENCODINGS
 from bonas.encoders.base import GraphEncoder
 from bonas.kernels import make_kernel
+from bonas.spaces.base import Space
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +236,14 @@ class Surrogate:
         self.warm_start = warm_start
         self.kernel_state: dict[str, Tensor] | None = None
         self._encoding_cache: dict[Any, Tensor] = {}
+
+    @classmethod
+    def for_encoding(cls, encoding: str, space: Space, outcome_transform: str = "standardize",
+                     deterministic: bool = False, device: torch.device | str = "cpu", **options: Any) -> "Surrogate":
+        """The surrogate of the registered ``encoding`` (:data:`bonas.encoders.ENCODINGS`): its encoder for
+        ``space``, built with ``options`` (CATE: ``checkpoint``), and its kernel."""
+        entry = ENCODINGS[encoding]
+        return cls(entry.build(space, device, **options), entry.kernel, outcome_transform, deterministic, device)
 
     def encode(self, archs: Sequence[Any], cache: bool = True) -> Tensor:
         """``n x d`` encodings on :attr:`device`; with ``cache``, rows are kept for later calls."""
