@@ -13,6 +13,9 @@ validation accuracy more than 1 point short of the table's best at the last quer
 - ``noise-prior-cold``: both;
 - ``plug-in-best-f``: the noise prior, and LogEI improves on the largest posterior mean at the observed cells
   (the plug-in incumbent for noisy observations) instead of the largest observed value, which noise inflates;
+- ``global-top``: the noise prior, and the local pool joined by the ``GLOBAL_TOP`` unseen cells of the whole
+  (enumerable) space with the highest posterior mean, so the acquisition can leave a local optimum that the
+  model already knows to be beaten elsewhere;
 - ``wide-pool``: the noise prior, and a local pool of 2,000 candidates of which 1,000 are random cells (the
   default: 1,000 with 100 random), so the acquisition can leave a local optimum the neighbourhoods trap.
 
@@ -34,7 +37,8 @@ from pathlib import Path
 
 import torch
 
-VARIANTS = ("no-noise-prior", "noise-prior", "cold", "noise-prior-cold", "plug-in-best-f", "wide-pool")
+VARIANTS = ("no-noise-prior", "noise-prior", "cold", "noise-prior-cold", "plug-in-best-f", "wide-pool", "global-top")
+GLOBAL_TOP = 200
 WIDE_POOL = {"pool_size": 2000, "n_random": 1000}
 CHECKPOINTS = (50, 100, 150)
 STALL_POINTS = 1.0
@@ -70,6 +74,30 @@ def _apply_variant(variant: str) -> None:
             return result
 
         surrogate.fit_surrogate = plug_in
+    if variant == "global-top":
+        import bonas.optimizer as optimizer_module
+        import bonas.proposal as proposal
+        from bonas.surrogate import posterior_marginals
+
+        def propose_with_global_top(surrogate_, acquisition, settings, candidates, n, batch, rng, *, observed,
+                                    pending, cache_candidates):
+            space = surrogate_.encoder.space
+            result = surrogate_.fit([arch for arch, _ in observed], [value for _, value in observed])
+            seen = {space.canonical_key(arch) for arch in [*(a for a, _ in observed), *pending, *candidates]}
+            rest = [arch for arch in space.enumerate() if space.canonical_key(arch) not in seen]
+            mean, _ = posterior_marginals(result.model, surrogate_.encode(rest))
+            top = [rest[index] for index in mean.argsort(descending=True)[:GLOBAL_TOP].tolist()]
+            candidates = [*candidates, *top]
+            candidates_X = surrogate_.encode(candidates)
+            pending_X = surrogate_.encode(pending) if pending else None
+            seed = int(rng.integers(2**31))
+            rule = proposal.BATCH_RULES[batch].make(acquisition, settings)
+            chosen, how = proposal.select_or_fall_back(batch, rule, result.model, candidates_X, n, pending_X,
+                                                       result.best_f, seed)
+            return proposal.Proposal([candidates[index] for index in chosen], result.how,
+                                     batch if how == "rule" else how)
+
+        optimizer_module.propose = propose_with_global_top
     if variant == "wide-pool":
         import functools
 
