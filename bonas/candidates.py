@@ -11,7 +11,7 @@ told or in flight.
 from __future__ import annotations
 
 import logging
-from collections.abc import Container, Hashable, Iterable, Sequence
+from collections.abc import Callable, Container, Hashable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,36 +27,73 @@ STALE_ROUNDS = 3
 """Rounds of sampling that find no unseen architecture before an enumerable space is enumerated instead."""
 
 
+class Feasibility:
+    """A constraint known before training (params, FLOPs, a latency table): ``feasible(arch) -> bool``.
+
+    Asks, candidate pools and random cells contain only architectures it accepts, so no evaluation is spent on
+    one that could not be deployed. Answers are kept per architecture (the predicate may be a table look-up or
+    a network build); an answer that is not a bool is a ``ValueError`` naming the predicate and the cell.
+
+    :param predicate: ``predicate(arch)`` is ``True`` for a feasible architecture of ``space``.
+    :param space: its space, for error messages.
+    """
+
+    def __init__(self, predicate: Callable[[Any], bool], space: Space) -> None:
+        if not callable(predicate):
+            raise ValueError(f"feasible must be a callable arch -> bool, got {type(predicate).__name__}")
+        self.predicate = predicate
+        self.space = space
+        self.name = getattr(predicate, "__qualname__", None) or type(predicate).__name__
+        self._answers: dict[Any, bool] = {}
+
+    def __call__(self, arch: Any) -> bool:
+        if arch not in self._answers:
+            answer = self.predicate(arch)
+            if not isinstance(answer, (bool, np.bool_)):
+                raise ValueError(f"feasible ({self.name}) returned {answer!r} for {self.space.to_str(arch)}; "
+                                 "expected True or False")
+            self._answers[arch] = bool(answer)
+        return self._answers[arch]
+
+    def check_satisfiable(self) -> None:
+        """``ValueError`` if an enumerable space has no feasible architecture at all (said at construction)."""
+        if self.space.is_enumerable and not any(self(arch) for arch in self.space.enumerate()):
+            raise ValueError(f"no architecture of space {self.space.name!r} is feasible ({self.name} rejects all "
+                             "of them)")
+
+
 class SpaceExhaustedError(RuntimeError):
     """Every architecture of the space has been asked (told, failed or in flight): nothing is left to propose."""
 
 
-def what_is_left(space: Space, archs: list[Any], n: int) -> list[Any]:
+def what_is_left(space: Space, archs: list[Any], n: int, feasible: Feasibility | None = None) -> list[Any]:
     """``archs``, all that is left of the ``n`` asked for: :class:`SpaceExhaustedError` if none, logged if fewer."""
     if not archs:
-        raise SpaceExhaustedError(f"every architecture of space {space.name!r} has been asked; nothing left to "
-                                  "propose")
+        which = "architecture" if feasible is None else f"feasible architecture ({feasible.name})"
+        raise SpaceExhaustedError(f"every {which} of space {space.name!r} has been asked; nothing left to propose")
     if len(archs) < n:
         logger.warning("only %d unseen architecture(s) are left in space %r; asking %d instead of %d",
                        len(archs), space.name, len(archs), n)
     return archs
 
 
-def unique_unseen(space: Space, archs: Iterable[Any], excluded_keys: Container[Hashable]) -> list[Any]:
-    """``archs`` in order, one per canonical key, without the excluded keys."""
+def unique_unseen(space: Space, archs: Iterable[Any], excluded_keys: Container[Hashable],
+                  feasible: Feasibility | None = None) -> list[Any]:
+    """``archs`` in order, one per canonical key, without the excluded keys (and, given ``feasible``, without
+    the infeasible architectures: an infeasible one does not take its class from a feasible equivalent)."""
     kept: dict[Hashable, Any] = {}
     for arch in archs:
         key = space.canonical_key(arch)
-        if key not in excluded_keys and key not in kept:
+        if key not in excluded_keys and key not in kept and (feasible is None or feasible(arch)):
             kept[key] = arch
     return list(kept.values())
 
 
-def whole_space(space: Space, excluded_keys: Container[Hashable]) -> list[Any]:
-    """One representative of every unseen class of an enumerable space."""
+def whole_space(space: Space, excluded_keys: Container[Hashable], feasible: Feasibility | None = None) -> list[Any]:
+    """One (feasible) representative of every unseen class of an enumerable space."""
     if not space.is_enumerable:
         raise ValueError(f"space {space.name!r} cannot be enumerated; use candidates='local'")
-    return unique_unseen(space, space.enumerate(), excluded_keys)
+    return unique_unseen(space, space.enumerate(), excluded_keys, feasible)
 
 
 def local_pool(
@@ -67,6 +104,7 @@ def local_pool(
     pool_size: int,
     n_parents: int = 5,
     n_random: int = 100,
+    feasible: Feasibility | None = None,
 ) -> list[Any]:
     """Neighbours of the ``n_parents`` best architectures, their mutations, and random cells.
 
@@ -83,12 +121,13 @@ def local_pool(
         parent = parents[index % len(parents)]
         proposals.append(space.mutate(space.mutate(parent, rng), rng))
     proposals.extend(space.sample(n_random, rng))
-    return unique_unseen(space, proposals, excluded_keys)[:pool_size]
+    return unique_unseen(space, proposals, excluded_keys, feasible)[:pool_size]
 
 
 def random_unseen(space: Space, n: int, rng: np.random.Generator, seen_keys: Container[Hashable],
-                  exclude: Container[Hashable] = ()) -> list[Any]:
-    """Up to ``n`` random architectures, one per class, none of whose keys is in ``seen_keys`` or ``exclude``.
+                  exclude: Container[Hashable] = (), feasible: Feasibility | None = None) -> list[Any]:
+    """Up to ``n`` random (``feasible``) architectures, one per class, none of whose keys is in ``seen_keys`` or
+    ``exclude``.
 
     Samples in rounds of ``4 n`` (at most ``SAMPLE_ROUND``); after ``STALE_ROUNDS`` rounds in a row that find
     nothing new, an enumerable space is enumerated and its unseen classes drawn from, so a request for more
@@ -105,32 +144,35 @@ def random_unseen(space: Space, n: int, rng: np.random.Generator, seen_keys: Con
         found = len(chosen)
         for arch in space.sample(min(4 * n, SAMPLE_ROUND), rng):
             key = space.canonical_key(arch)
-            if unseen(key):
+            if unseen(key) and (feasible is None or feasible(arch)):
                 chosen[key] = arch
             if len(chosen) == n:
                 return list(chosen.values())
         stale = stale + 1 if len(chosen) == found else 0
     if space.is_enumerable:
-        rest = [arch for arch in whole_space(space, seen_keys) if unseen(space.canonical_key(arch))]
+        rest = [arch for arch in whole_space(space, seen_keys, feasible) if unseen(space.canonical_key(arch))]
         for index in rng.permutation(len(rest))[: n - len(chosen)]:
             chosen[space.canonical_key(rest[index])] = rest[index]
     return list(chosen.values())
 
 
 def candidate_pool(space: Space, strategy: str, ranked_archs: Sequence[Any], seen_keys: Container[Hashable],
-                   rng: np.random.Generator, pool_size: int, minimum: int) -> list[Any]:
+                   rng: np.random.Generator, pool_size: int, minimum: int,
+                   feasible: Feasibility | None = None) -> list[Any]:
     """The unseen architectures a model-based ask chooses among.
 
     :param strategy: ``"all"`` (every unseen class, :func:`whole_space`) or ``"local"`` (:func:`local_pool`
         around ``ranked_archs``, best first; a random cell if that finds nothing).
     :param minimum: a pool smaller than this is widened with random unseen cells up to it (a batch as large
         as the pool would leave the model no choice).
+    :param feasible: only architectures it accepts enter the pool.
     """
     if strategy == "all":
-        pool = whole_space(space, seen_keys)
+        pool = whole_space(space, seen_keys, feasible)
     else:
-        pool = local_pool(space, ranked_archs, seen_keys, rng, pool_size) or random_unseen(space, 1, rng, seen_keys)
+        pool = (local_pool(space, ranked_archs, seen_keys, rng, pool_size, feasible=feasible)
+                or random_unseen(space, 1, rng, seen_keys, feasible=feasible))
     if len(pool) < minimum:
         keys = {space.canonical_key(arch) for arch in pool}
-        pool += random_unseen(space, minimum - len(pool), rng, seen_keys, exclude=keys)
+        pool += random_unseen(space, minimum - len(pool), rng, seen_keys, exclude=keys, feasible=feasible)
     return pool

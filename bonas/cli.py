@@ -29,6 +29,7 @@ from bonas.replay.benchmark import NB101_OBJECTIVES, NB201_OBJECTIVES, ReplayBen
 from bonas.replay.report import (OUTPUT_NAMES, check_output_folder, print_summary, summarize, write_fallback,
                                 write_outputs)
 from bonas.replay.runner import BACKENDS, ReplayInterrupted, make_backend, run_replays
+from bonas.replay.constraints import TableConstraint
 from bonas.replay.strategies import check_method, methods
 from bonas.spaces.registry import space_from_name, space_names
 from bonas.trial import TrialState
@@ -55,7 +56,7 @@ def _top(args: argparse.Namespace, console: Console) -> int:
 
 def _replay(args: argparse.Namespace, console: Console) -> int:
     spec = ReplaySpec(space=args.space, dataset=args.dataset, objective=args.objective, queries=args.queries,
-                      batch_size=args.batch_size, asynchronous=args.asynchronous)
+                      batch_size=args.batch_size, asynchronous=args.asynchronous, constraint=args.constraint)
     try:
         benchmark = make_benchmark(spec)
         check_output_folder(args.out)
@@ -226,6 +227,13 @@ def _methods(text: str) -> list[str]:
     return methods
 
 
+def _constraint(text: str) -> str:
+    try:
+        return str(TableConstraint.parse(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _dataset(text: str) -> str:
     try:
         return check_dataset(text)
@@ -276,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep --batch-size evaluations in flight and tell each when its simulated training ends "
                              "(NB101: the table's training time; NB201, whose tables have none: in the order asked), "
                              "asking a new one at once, as bonas.run does on a cluster (default: batch-synchronous)")
+    replay.add_argument("--constraint", type=_constraint, default=None,
+                        help="NB201: only cells meeting a limit known before training are proposed, by every method, "
+                             "and the regret is against the constrained optimum: params<=N, flops<=N or "
+                             "latency:DEVICE<=MS (inclusive; devices as bonas.nasbench.LATENCY_DEVICES, e.g. "
+                             "latency:pixel2<=14) (default: none)")
     replay.add_argument("--jobs", type=_positive_int, default=1,
                         help="parallel processes over runs; more than the CPU cores is capped at their number, with "
                              "a warning (default: 1)")

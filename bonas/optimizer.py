@@ -12,6 +12,7 @@ the batch rules of :data:`~bonas.batch.BATCH_RULES`) are looked up by name once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,7 @@ import numpy as np
 
 from bonas.acquisition import Acquisition
 from bonas.batch.rules import BATCH_RULES, KDPP_POOL_PER_PICK
-from bonas.candidates import (
-    SpaceExhaustedError,
-    candidate_pool,
-    random_unseen,
-    what_is_left,
-)
+from bonas.candidates import Feasibility, SpaceExhaustedError, candidate_pool, random_unseen, what_is_left
 from bonas.device import resolve_device
 from bonas.encoders import ENCODINGS
 from bonas.journal import Journal
@@ -49,6 +45,10 @@ class Optimizer:
     :param space: the search space (``bonas.spaces``).
     :param storage: path of the JSON Lines journal, or ``None`` to keep state in memory.
     :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    :param feasible: a constraint known before training, ``feasible(arch) -> bool`` (e.g. params, FLOPs or a
+        latency table under a limit): asks, candidate pools and random cells hold only feasible architectures,
+        and :attr:`best_trial` is the best feasible trial. The journal records its name; pass it again to
+        :meth:`load`. On an enumerable space, one that rejects every architecture is refused here.
 
     Every other parameter is a field of :class:`~bonas.settings.OptimizerSettings` (``encoding``,
     ``acquisition``, ``n_initial``, ``seed``, ``maximize``, ``candidates``, ``pool_size``,
@@ -60,18 +60,22 @@ class Optimizer:
                  seed: int = 0, storage: str | Path | None = None, maximize: bool = True, candidates: str = "local",
                  pool_size: int = 1000, outcome_transform: str = "standardize", deterministic: bool = False,
                  device: str = "auto", kdpp_pool: int | None = None, kdpp_temperature: float = 1.0,
-                 checkpoint: str | Path | None = None, _journal: Journal | None = None,
-                 _settings: OptimizerSettings | None = None) -> None:
+                 checkpoint: str | Path | None = None, feasible: Callable[[Any], bool] | None = None,
+                 _journal: Journal | None = None, _settings: OptimizerSettings | None = None) -> None:
+        self._feasible = None if feasible is None else Feasibility(feasible, space)
         # a journal being loaded passes its settings, read and checked once (persistence.load_journal)
         settings = _settings or OptimizerSettings(
             space=space.name, encoding=encoding, acquisition=acquisition, n_initial=n_initial, seed=seed,
             maximize=maximize, candidates=candidates, pool_size=pool_size, outcome_transform=outcome_transform,
             deterministic=deterministic, kdpp_pool=kdpp_pool, kdpp_temperature=kdpp_temperature,
-            checkpoint=None if checkpoint is None else str(checkpoint))
+            checkpoint=None if checkpoint is None else str(checkpoint),
+            feasible=None if self._feasible is None else self._feasible.name)
         if settings.space != space.name:
             raise ValueError(f"settings of space {settings.space!r} for space {space.name!r}")
         if settings.candidates == "all" and not space.is_enumerable:
             raise ValueError(f"candidates='all' needs an enumerable space; {space.name!r} is not")
+        if self._feasible is not None:
+            self._feasible.check_satisfiable()
         self.space = space
         self.settings = settings
         self.device = resolve_device(device)
@@ -117,8 +121,10 @@ class Optimizer:
 
     @property
     def best_trial(self) -> Trial | None:
-        """The completed trial with the best value, ``None`` before the first."""
-        return max(self.completed, key=lambda trial: self._sign * trial.value, default=None)
+        """The completed trial with the best value, ``None`` before the first; with ``feasible``, the best
+        feasible one (``None`` until one exists: an attached result may be infeasible)."""
+        done = [trial for trial in self.completed if self._feasible is None or self._feasible(trial.arch)]
+        return max(done, key=lambda trial: self._sign * trial.value, default=None)
 
     @property
     def _sign(self) -> float:
@@ -140,7 +146,8 @@ class Optimizer:
         rng = np.random.default_rng([self.settings.seed, self._n_asks])
         kernel_state = None
         if len(self.completed) < max(self.settings.n_initial, MIN_OBSERVATIONS):
-            archs = what_is_left(self.space, random_unseen(self.space, n, rng, self._registry.owner), n)
+            archs = what_is_left(self.space, random_unseen(self.space, n, rng, self._registry.owner,
+                                                         feasible=self._feasible), n, self._feasible)
         else:
             archs = self._model_based(n, batch, rng)
             # journalled so that a resumed optimizer warm-starts its next fit exactly as this one would
@@ -163,10 +170,11 @@ class Optimizer:
     def _model_based(self, n: int, batch: str, rng: np.random.Generator) -> list[Any]:
         ranked = sorted(self.completed, key=lambda trial: -self._sign * trial.value)
         candidates = candidate_pool(self.space, self.settings.candidates, [trial.arch for trial in ranked],
-                                    self._registry.owner, rng, self.settings.pool_size, minimum=2 * n)
+                                    self._registry.owner, rng, self.settings.pool_size, minimum=2 * n,
+                                    feasible=self._feasible)
         if len(candidates) <= n:
             self.last_selection = "all-left"
-            return what_is_left(self.space, candidates, n)
+            return what_is_left(self.space, candidates, n, self._feasible)
         proposal = propose(self.surrogate, self.acquisition, self.settings, candidates, n, batch, rng,
                            observed=[(trial.arch, self._sign * trial.value) for trial in self.completed],
                            pending=[trial.arch for trial in self.pending],
@@ -229,7 +237,8 @@ class Optimizer:
 
     @classmethod
     def load(cls, path: str | Path, in_flight: str = "keep", device: str = "auto",
-             space: Space | None = None, read_only: bool = False) -> "Optimizer":
+             space: Space | None = None, read_only: bool = False,
+             feasible: Callable[[Any], bool] | None = None) -> "Optimizer":
         """Rebuild an optimizer from its journal and keep appending to it.
 
         A journal has one writer: the optimizer holds its lock (a ``<path>.lock`` file) until
@@ -244,8 +253,10 @@ class Optimizer:
             ``CellSpace``, a ``SubsetSpace``, your own ``Space``); its name must be the journal's.
         :param read_only: read the journal without its lock (e.g. while a run writes it): the
             trials and ``best_trial`` are there, ``ask``, ``tell`` and ``attach`` raise.
+        :param feasible: the feasibility predicate the journal was written with (its settings name it).
         """
-        return load_journal(cls, path, in_flight=in_flight, device=device, space=space, read_only=read_only)
+        return load_journal(cls, path, in_flight=in_flight, device=device, space=space, read_only=read_only,
+                            feasible=feasible)
 
     def __repr__(self) -> str:
         return (f"Optimizer(space={self.space.name!r}, encoding={self.settings.encoding!r}, "

@@ -8,6 +8,7 @@ optimizer it returns asks exactly what the one that wrote the journal would have
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,27 +57,28 @@ def create_journal(path: Path, settings: OptimizerSettings) -> Journal:
 
 
 def load_journal(cls: type["Optimizer"], path: str | Path, in_flight: str = "keep", device: str = "auto",
-                 space: Space | None = None, read_only: bool = False) -> "Optimizer":
+                 space: Space | None = None, read_only: bool = False,
+                 feasible: Callable[[Any], bool] | None = None) -> "Optimizer":
     """The optimizer of the journal at ``path`` (see :meth:`bonas.Optimizer.load` for the arguments)."""
     check_choice(in_flight, "in_flight", ("keep", "abandon"))
     if read_only and in_flight == "abandon":
         raise ValueError("in_flight='abandon' writes to the journal; a read_only load cannot")
     journal = Journal(path)
     if read_only:
-        return _load(cls, journal, in_flight, device, space, read_only=True)
+        return _load(cls, journal, in_flight, device, space, read_only=True, feasible=feasible)
     check_not_bootstrapping(Path(path))
     journal.lock()
     # claimed before it is read: an older optimizer of this process can append nothing the replay would miss
     previous = journal.claim()
     try:
-        return _load(cls, journal, in_flight, device, space, read_only=False)
+        return _load(cls, journal, in_flight, device, space, read_only=False, feasible=feasible)
     except BaseException:
         journal.hand_back(previous)
         raise
 
 
 def _load(cls: type["Optimizer"], journal: Journal, in_flight: str, device: str, space: Space | None,
-          read_only: bool) -> "Optimizer":
+          read_only: bool, feasible: Callable[[Any], bool] | None) -> "Optimizer":
     path = journal.path
     contents = journal.read()
     if not contents.events or contents.events[0]["event"] != "create":
@@ -99,8 +101,14 @@ def _load(cls: type["Optimizer"], journal: Journal, in_flight: str, device: str,
                              f"name; pass it: Optimizer.load({str(path)!r}, space=...)") from None
     elif space.name != settings.space:
         raise ValueError(f"{path} is a journal of space {settings.space!r}, not {space.name!r}")
+    if settings.feasible is not None and feasible is None:
+        raise ValueError(f"{path} was written with the feasibility predicate {settings.feasible!r}; pass it again: "
+                         f"Optimizer.load({str(path)!r}, feasible=...)")
+    if settings.feasible is None and feasible is not None:
+        raise ValueError(f"{path} was written without a feasibility predicate; load it without feasible= (a "
+                         "predicate would change what the journal's asks were chosen among)")
     try:
-        optimizer = cls(space, device=device, _journal=journal, _settings=settings)
+        optimizer = cls(space, device=device, feasible=feasible, _journal=journal, _settings=settings)
     except (TypeError, ValueError) as error:
         raise JournalCorruptError(f"{path}, line 1: invalid settings: {error}") from None
     _replay(optimizer, contents.events[1:], path)

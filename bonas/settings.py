@@ -51,6 +51,9 @@ class OptimizerSettings:
         standardised posterior mean ``z``; smaller is greedier.
     :param checkpoint: with ``encoding="cate"``, a checkpoint from ``bonas pretrain-cate``;
         ``None`` is the one bonas ships for the space.
+    :param feasible: the name of the optimizer's feasibility predicate (a constraint known before training,
+        ``Optimizer(feasible=...)``), ``None`` without one. The journal records the name; the predicate itself
+        is code, passed again to ``Optimizer.load``.
     """
 
     space: str
@@ -66,6 +69,7 @@ class OptimizerSettings:
     kdpp_pool: int | None = None
     kdpp_temperature: float = 1.0
     checkpoint: str | None = None
+    feasible: str | None = None
 
     def __post_init__(self) -> None:
         check = object.__setattr__
@@ -85,6 +89,8 @@ class OptimizerSettings:
             if "checkpoint" not in ENCODINGS[self.encoding].options:
                 raise ValueError(f"checkpoint is for encoding='cate'; encoding is {self.encoding!r}")
             check(self, "checkpoint", str(self.checkpoint))
+        if self.feasible is not None and (not isinstance(self.feasible, str) or not self.feasible):
+            raise ValueError(f"feasible names the feasibility predicate; got {self.feasible!r}")
         if self.outcome_transform == "log-error" and not self.maximize:
             raise ValueError("outcome_transform='log-error' models maximised accuracies; it needs maximize=True")
 

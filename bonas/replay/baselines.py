@@ -1,7 +1,8 @@
 """The baselines a replay runs beside bonas: random search, regularized evolution, local search, BANANAS.
 
 Each baseline maximises, follows the replay :class:`~bonas.replay.strategies.Strategy`
-protocol, is built as ``Cls(space, seed, **options)`` and never proposes an
+protocol, is built as ``Cls(space, seed, **options)`` (``feasible=`` restricts it to feasible architectures)
+and never proposes an
 architecture computationally equivalent (same :meth:`Space.canonical_key`) to
 one it proposed before, the rule bonas's optimizer follows too.
 """
@@ -9,7 +10,7 @@ one it proposed before, the rule bonas's optimizer follows too.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,15 @@ MAX_DRAWS = 10_000
 
 
 class Baseline:
-    """What every baseline shares: a seeded generator, the proposed keys and the told history."""
+    """What every baseline shares: a seeded generator, the proposed keys and the told history.
 
-    def __init__(self, space: Space, seed: int) -> None:
+    With ``feasible`` (a constraint known before evaluation, ``feasible(arch) -> bool``), every proposal passes
+    through it: random draws, mutations and neighbours that it rejects are never proposed.
+    """
+
+    def __init__(self, space: Space, seed: int, feasible: Callable[[Any], bool] | None = None) -> None:
         self.space = space
+        self.feasible = feasible
         self.rng = np.random.default_rng(seed)
         self.history: list[tuple[Any, float]] = []
         self._proposed: set[Hashable] = set()
@@ -51,9 +57,9 @@ class Baseline:
         """Update the search state with one told value (nothing by default)."""
 
     def _claim(self, arch: Any) -> bool:
-        """Mark ``arch`` proposed; ``False`` if an equivalent one was proposed before."""
+        """Mark ``arch`` proposed; ``False`` if an equivalent one was proposed before or it is infeasible."""
         key = self.space.canonical_key(arch)
-        if key in self._proposed:
+        if key in self._proposed or (self.feasible is not None and not self.feasible(arch)):
             return False
         self._proposed.add(key)
         return True
@@ -64,7 +70,8 @@ class Baseline:
             arch = self.space.sample(1, self.rng)[0]
             if self._claim(arch):
                 return arch
-        raise RuntimeError(f"no unproposed architecture found in {MAX_DRAWS} random draws; the space is exhausted")
+        raise RuntimeError(f"no unproposed{' feasible' if self.feasible else ''} architecture found in {MAX_DRAWS} "
+                           "random draws; the space is exhausted")
 
     def _mutant_fresh(self, parent: Any, tries: int = 100) -> Any | None:
         """A mutation of ``parent`` not proposed before, or ``None`` after ``tries`` draws."""
@@ -91,12 +98,13 @@ class RegularizedEvolution(Baseline):
     whose oldest member dies when a child is told.
     """
 
-    def __init__(self, space: Space, seed: int, population_size: int = 20, tournament_size: int = 5) -> None:
+    def __init__(self, space: Space, seed: int, population_size: int = 20, tournament_size: int = 5,
+                 feasible: Callable[[Any], bool] | None = None) -> None:
         population_size = check_int(population_size, "population_size", minimum=1)
         tournament_size = check_int(tournament_size, "tournament_size", minimum=1)
         if tournament_size > population_size:
             raise ValueError(f"tournament_size ({tournament_size}) exceeds population_size ({population_size})")
-        super().__init__(space, seed)
+        super().__init__(space, seed, feasible)
         self.population_size = population_size
         self.tournament_size = tournament_size
         self.population: deque[tuple[Any, float]] = deque(maxlen=population_size)
@@ -123,9 +131,10 @@ class LocalSearch(Baseline):
     over from ``n_starts`` new random architectures at a local optimum.
     """
 
-    def __init__(self, space: Space, seed: int, n_starts: int = 10) -> None:
+    def __init__(self, space: Space, seed: int, n_starts: int = 10,
+                 feasible: Callable[[Any], bool] | None = None) -> None:
         n_starts = check_int(n_starts, "n_starts", minimum=1)
-        super().__init__(space, seed)
+        super().__init__(space, seed, feasible)
         self.n_starts = n_starts
         self.center: tuple[Any, float] | None = None
         self._starts: list[tuple[Any, float]] = []
@@ -179,13 +188,13 @@ class Bananas(Baseline):
 
     def __init__(self, space: Space, seed: int, n_init: int = 10, per_round: int = 10, ensemble_size: int = 5,
                  n_layers: int = 10, width: int = 20, epochs: int = 150, lr: float = 0.01,
-                 n_candidates: int = 100) -> None:
+                 n_candidates: int = 100, feasible: Callable[[Any], bool] | None = None) -> None:
         n_init, per_round, ensemble_size, n_layers, width, epochs, n_candidates = (
             check_int(value, name, minimum=1) for name, value in (
                 ("n_init", n_init), ("per_round", per_round), ("ensemble_size", ensemble_size),
                 ("n_layers", n_layers), ("width", width), ("epochs", epochs), ("n_candidates", n_candidates)))
         lr = check_positive(lr, "lr")
-        super().__init__(space, seed)
+        super().__init__(space, seed, feasible)
         self.encoder = PathEncoder(space)
         self.n_init, self.per_round, self.ensemble_size = n_init, per_round, ensemble_size
         self.n_layers, self.width, self.epochs, self.lr = n_layers, width, epochs, lr

@@ -34,6 +34,7 @@ import numpy as np
 
 from bonas.nasbench.nb101 import NASBench101Table
 from bonas.nasbench.nb201 import NASBench201Table, check_dataset
+from bonas.replay.constraints import TableConstraint
 from bonas.spaces.base import Space
 from bonas.spaces.registry import declared, space_names
 from bonas.spaces.subset import SubsetSpace
@@ -59,13 +60,22 @@ class ReplaySpec:
     ends, a new one being asked at once (as :func:`bonas.run` keeps a cluster busy). NAS-Bench-101 gives
     the training times; the NAS-Bench-201 tables bonas ships have none, so there every evaluation
     takes one time unit and cells are told in the order asked."""
+    constraint: str | None = None
+    """A constraint known before evaluation (NB201: ``params<=N``, ``flops<=N``, ``latency:<device><=ms``, see
+    :mod:`bonas.replay.constraints`): every method proposes only feasible cells, and the regret is against the
+    constrained optimum."""
 
 
 class ReplayBenchmark:
-    """A NAS-Bench table as a black box: ``objective(arch)``, ``reported(arch)``, ``optimum``."""
+    """A NAS-Bench table as a black box: ``objective(arch)``, ``reported(arch)``, ``optimum``.
+
+    With ``feasible_rows`` (a boolean mask over the table's rows), ``feasible(arch)`` says whether a cell meets
+    the replay's constraint and ``optimum`` is the best reported value among the feasible cells.
+    """
 
     def __init__(self, space: Space, objective_values: np.ndarray, reported_values: np.ndarray,
-                 row_of: Any, name: str, noise_free: bool, train_time_s: np.ndarray | None = None) -> None:
+                 row_of: Any, name: str, noise_free: bool, train_time_s: np.ndarray | None = None,
+                 feasible_rows: np.ndarray | None = None) -> None:
         self.space = space
         self.name = name
         self.noise_free = noise_free
@@ -73,7 +83,8 @@ class ReplayBenchmark:
         self._reported = reported_values
         self._train_time_s = train_time_s
         self._row_of = row_of
-        self.optimum = float(reported_values.max())
+        self._feasible_rows = feasible_rows
+        self.optimum = float((reported_values if feasible_rows is None else reported_values[feasible_rows]).max())
 
     def objective(self, arch: Any) -> float:
         """The value the search maximises (%)."""
@@ -82,6 +93,15 @@ class ReplayBenchmark:
     def reported(self, arch: Any) -> float:
         """The value the regret is measured on (%)."""
         return float(self._reported[self._row_of(arch)])
+
+    def feasible(self, arch: Any) -> bool:
+        """Whether ``arch`` meets the replay's constraint (always, without one)."""
+        return self._feasible_rows is None or bool(self._feasible_rows[self._row_of(arch)])
+
+    @property
+    def feasible_or_none(self) -> Any:
+        """:meth:`feasible`, or ``None`` when the replay has no constraint (methods then run unfiltered)."""
+        return None if self._feasible_rows is None else self.feasible
 
     def train_time(self, arch: Any) -> float | None:
         """Simulated training time of one evaluation (s), or ``None`` when the table lacks it."""
@@ -120,13 +140,15 @@ def nb201_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
     if objective not in NB201_OBJECTIVES:
         raise ValueError(f"unknown NAS-Bench-201 objective {objective!r}; expected one of {list(NB201_OBJECTIVES)}")
     table = NASBench201Table(check_dataset(spec.dataset))
+    constraint = None if spec.constraint is None else TableConstraint.parse(spec.constraint)
     return ReplayBenchmark(
         space=table.space,
         objective_values=table.metric(NB201_OBJECTIVES[objective]),
         reported_values=table.metric(NB201_REPORTED[objective]),
         row_of=table.index,
-        name=f"nb201-{table.dataset}-{objective}",
+        name=f"nb201-{table.dataset}-{objective}" + ("" if constraint is None else f"-{constraint}"),
         noise_free=objective != "val12",
+        feasible_rows=None if constraint is None else constraint.feasible_rows(table),
     )
 
 
@@ -137,6 +159,9 @@ def nb101_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
         raise ValueError(f"unknown NAS-Bench-101 objective {objective!r}; expected one of {list(NB101_OBJECTIVES)}")
     if spec.dataset != "cifar10":
         raise ValueError(f"NAS-Bench-101 has one dataset, cifar10; got {spec.dataset!r}")
+    if spec.constraint is not None:
+        raise ValueError(f"replay constraints are for NAS-Bench-201 (params, flops, latency); got {spec.constraint!r} "
+                         "on nb101")
     table = NASBench101Table()
     row_of = {key: row for row, key in enumerate(table.hashes())}
     accuracy = table.metric(NB101_OBJECTIVES[objective])

@@ -74,7 +74,8 @@ def replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None = N
 
 def _replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None) -> list[dict[str, Any]]:
     benchmark = make_benchmark(spec)
-    strategy = make_strategy(method, benchmark.space, seed, noise_free=benchmark.noise_free)
+    strategy = make_strategy(method, benchmark.space, seed, noise_free=benchmark.noise_free,
+                             feasible=benchmark.feasible_or_none)
     record = _Recorder(method, seed, benchmark)
     if spec.asynchronous:
         if backend is not None:

@@ -6,7 +6,7 @@ architectures never proposed before, ``tell(archs, values)`` reports them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from bonas.batch.rules import BATCH_RULES
@@ -31,8 +31,9 @@ class BonasStrategy:
     """
 
     def __init__(self, space: Space, seed: int, encoding: str, deterministic: bool = True,
-                 batch: str | None = None) -> None:
-        self.optimizer = Optimizer(space, encoding=encoding, seed=seed, deterministic=deterministic)
+                 batch: str | None = None, feasible: Callable[[Any], bool] | None = None) -> None:
+        self.optimizer = Optimizer(space, encoding=encoding, seed=seed, deterministic=deterministic,
+                                   feasible=feasible)
         self.batch = batch
         self._trials: dict[str, list] = {}
 
@@ -62,9 +63,11 @@ def check_method(method: str) -> str:
                      f"batch method as encoding:batch, batch one of {list(BATCH_RULES)}")
 
 
-def make_strategy(method: str, space: Space, seed: int, noise_free: bool = True) -> Strategy:
-    """The strategy called ``method`` (see :func:`check_method`), seeded."""
+def make_strategy(method: str, space: Space, seed: int, noise_free: bool = True,
+                  feasible: Callable[[Any], bool] | None = None) -> Strategy:
+    """The strategy called ``method`` (see :func:`check_method`), seeded, proposing only ``feasible`` cells."""
     if check_method(method) in BASELINES:
-        return BASELINES[method](space, seed)
+        return BASELINES[method](space, seed, feasible=feasible)
     encoding, _, batch = method.partition(":")
-    return BonasStrategy(space, seed, encoding=encoding, deterministic=noise_free, batch=batch or None)
+    return BonasStrategy(space, seed, encoding=encoding, deterministic=noise_free, batch=batch or None,
+                         feasible=feasible)
