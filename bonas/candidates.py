@@ -34,7 +34,9 @@ class Feasibility:
     one that could not be deployed. Answers are kept per architecture (the predicate may be a table look-up or
     a network build); an answer that is not a bool is a ``ValueError`` naming the predicate and the cell.
 
-    :param predicate: ``predicate(arch)`` is ``True`` for a feasible architecture of ``space``.
+    :param predicate: ``predicate(arch)`` is ``True`` for a feasible architecture of ``space``; the journal
+        names it by its ``name`` attribute if it has one (e.g. :class:`bonas.networks.ParamBudget`), else by its
+        qualified name.
     :param space: its space, for error messages.
     """
 
@@ -43,7 +45,9 @@ class Feasibility:
             raise ValueError(f"feasible must be a callable arch -> bool, got {type(predicate).__name__}")
         self.predicate = predicate
         self.space = space
-        self.name = getattr(predicate, "__qualname__", None) or type(predicate).__name__
+        name = getattr(predicate, "name", None)
+        self.name = name if isinstance(name, str) and name else (
+            getattr(predicate, "__qualname__", None) or type(predicate).__name__)
         self._answers: dict[Any, bool] = {}
 
     def __call__(self, arch: Any) -> bool:

@@ -24,6 +24,7 @@ from bonas.loop import run
 from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
 from bonas.batch.rules import BATCH_RULES
 from bonas.encoders import ENCODINGS
+from bonas.networks import ParamBudget
 from bonas.optimizer import Optimizer
 from bonas.replay.benchmark import NB101_OBJECTIVES, NB201_OBJECTIVES, ReplayBenchmark, ReplaySpec, make_benchmark
 from bonas.replay.report import (OUTPUT_NAMES, check_output_folder, print_summary, summarize, write_fallback,
@@ -120,16 +121,6 @@ def _write_replay(rows: list[dict[str, Any]], benchmark: ReplayBenchmark, out: P
 
 def _search(args: argparse.Namespace, console: Console) -> int:
     space = space_from_name(args.space)
-    opt = None
-    if args.journal is not None and args.journal.exists():
-        try:
-            opt = Optimizer.load(args.journal, space=space)
-        except (JournalCorruptError, JournalLockedError, ValueError, OverflowError, OSError) as error:
-            console.print(f"[red]cannot resume {args.journal}: {error}", soft_wrap=True)
-            return 2
-        kept = {name: getattr(opt.settings, name) for name in ("encoding", "seed") if getattr(opt.settings, name) != getattr(args, name)}
-        if kept:
-            console.print(f"[yellow]resuming {args.journal}: its settings {kept} are kept over the options given")
     if args.data == "digits":
         train_data, val_data = digits(seed=args.seed)
     else:
@@ -144,9 +135,21 @@ def _search(args: argparse.Namespace, console: Console) -> int:
     except ValueError as error:
         console.print(f"[red]bonas search: {error}", soft_wrap=True)
         return 2
-    if opt is None:  # a new journal is written only once the data is known to be good
+    # counted on the untrained network before any evaluation: a cell over budget is never trained
+    feasible = None if args.max_params is None else ParamBudget(evaluate.build, args.max_params)
+    if args.journal is not None and args.journal.exists():
         try:
-            opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal)
+            opt = Optimizer.load(args.journal, space=space, feasible=feasible)
+        except (JournalCorruptError, JournalLockedError, ValueError, OverflowError, OSError) as error:
+            console.print(f"[red]cannot resume {args.journal}: {error}", soft_wrap=True)
+            return 2
+        kept = {name: getattr(opt.settings, name) for name in ("encoding", "seed")
+                if getattr(opt.settings, name) != getattr(args, name)}
+        if kept:
+            console.print(f"[yellow]resuming {args.journal}: its settings {kept} are kept over the options given")
+    else:  # a new journal is written only once the data is known to be good
+        try:
+            opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal, feasible=feasible)
         except (JournalLockedError, ValueError, OSError) as error:
             console.print(f"[red]bonas search: cannot create {args.journal}: {error}", soft_wrap=True)
             return 2
@@ -326,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: tw)")
     search.add_argument("--seed", type=int, default=0, help="seeds the search, the data split and the networks "
                         "(default: 0)")
+    search.add_argument("--max-params", type=_positive_int, default=None,
+                        help="only cells whose network has at most this many trainable parameters, counted before "
+                             "any evaluation (default: no limit)")
     search.add_argument("--journal", type=_journal, default=None,
                         help="JSON Lines journal of the search; an existing one is resumed (default: none)")
     search.set_defaults(run=_search)

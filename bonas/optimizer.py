@@ -48,7 +48,8 @@ class Optimizer:
     :param feasible: a constraint known before training, ``feasible(arch) -> bool`` (e.g. params, FLOPs or a
         latency table under a limit): asks, candidate pools and random cells hold only feasible architectures,
         and :attr:`best_trial` is the best feasible trial. The journal records its name; pass it again to
-        :meth:`load`. On an enumerable space, one that rejects every architecture is refused here.
+        :meth:`load`. On an enumerable space, one that rejects every architecture is refused here (the space is
+        scanned up to its first feasible cell; answers are cached per architecture).
 
     Every other parameter is a field of :class:`~bonas.settings.OptimizerSettings` (``encoding``,
     ``acquisition``, ``n_initial``, ``seed``, ``maximize``, ``candidates``, ``pool_size``,

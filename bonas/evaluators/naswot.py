@@ -80,13 +80,17 @@ class NASWOT:
         self.images = _images(data, picks)
         self.device, self.seed, self.num_threads = device, seed, num_threads
 
+    def build(self, arch: Any) -> nn.Module:
+        """The untrained network of ``arch`` that this evaluator scores."""
+        return build_network(self.space, arch, self.num_classes, self.in_channels, **self.network_options)
+
     def __call__(self, arch: Any) -> dict[str, Any]:
         if self.num_threads is not None:
             torch.set_num_threads(self.num_threads)
         device = resolve_device(self.device)
         start = time.perf_counter()
         torch.manual_seed(self.seed)
-        network = build_network(self.space, arch, self.num_classes, self.in_channels, **self.network_options)
+        network = self.build(arch)
         score = naswot_score(network.to(device), self.images.to(device))
         if not np.isfinite(score):
             raise ValueError(f"NASWOT kernel is singular (score {score}): the network's ReLUs tell no two inputs "

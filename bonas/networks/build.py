@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -69,6 +71,31 @@ def cell_network(space: Space, arch: Any, num_classes: int, in_channels: int, ch
 def count_params(network: nn.Module) -> int:
     """The number of trainable parameters (a count)."""
     return sum(parameter.numel() for parameter in network.parameters() if parameter.requires_grad)
+
+
+@dataclass(frozen=True)
+class ParamBudget:
+    """A constraint known before training: ``budget(arch)`` is whether ``build(arch)``, the untrained network,
+    has at most ``max_params`` trainable parameters, counted exactly (``Optimizer(feasible=budget)``, so no
+    network over budget is ever trained).
+
+    :param build: ``arch -> nn.Module``, e.g. a :class:`~bonas.TrainingEvaluator`'s ``build``.
+    :param max_params: the largest allowed count.
+    """
+
+    build: Callable[[Any], nn.Module]
+    max_params: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_params", check_int(self.max_params, "max_params", minimum=1))
+
+    @property
+    def name(self) -> str:
+        """How a journal names this constraint."""
+        return f"params<={self.max_params}"
+
+    def __call__(self, arch: Any) -> bool:
+        return count_params(self.build(arch)) <= self.max_params
 
 
 def check_input(space: Space, image_shape: tuple[int, ...], num_classes: int, **network_options: int | None) -> None:

@@ -31,3 +31,19 @@ def test_bad_search_options_exit_2_naming_them(arguments, message, capsys):
         main(["search", *arguments])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_max_params_searches_only_cells_under_the_budget_and_resumes_only_with_it(tmp_path, capsys):
+    journal = tmp_path / "small.jsonl"
+    budget = 300_000
+    assert main(["search", "--space", "nb201", "--evaluator", "naswot", "--data", "digits", "--trials", "5",
+                 "--workers", "1", "--max-params", str(budget), "--journal", str(journal)]) == 0
+    opt = bonas.Optimizer.load(journal, read_only=True, feasible=lambda arch: True)
+    assert opt.settings.feasible == f"params<={budget}"
+    told = [t for t in opt.trials if t.state == bonas.TrialState.COMPLETE]
+    assert len(told) == 5 and all(t.info["params"] <= budget for t in told)
+    capsys.readouterr()
+    assert main(["search", "--trials", "6", "--journal", str(journal)]) == 2
+    assert "written with the feasibility predicate 'params<=300000'" in " ".join(capsys.readouterr().out.split())
+    assert main(["search", "--trials", "6", "--workers", "1", "--max-params", str(budget),
+                 "--journal", str(journal)]) == 0
