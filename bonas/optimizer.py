@@ -169,7 +169,8 @@ class Optimizer:
         return trials
 
     def _model_based(self, n: int, batch: str, rng: np.random.Generator) -> list[Any]:
-        ranked = sorted(self.completed, key=lambda trial: -self._sign * trial.value)
+        done = self.completed
+        ranked = sorted(done, key=lambda trial: -self._sign * trial.value)
         candidates = candidate_pool(self.space, self.settings.candidates, [trial.arch for trial in ranked],
                                     self._registry.owner, rng, self.settings.pool_size, minimum=2 * n,
                                     feasible=self._feasible)
@@ -177,7 +178,7 @@ class Optimizer:
             self.last_selection = "all-left"
             return what_is_left(self.space, candidates, n, self._feasible)
         proposal = propose(self.surrogate, self.acquisition, self.settings, candidates, n, batch, rng,
-                           observed=[(trial.arch, self._sign * trial.value) for trial in self.completed],
+                           observed=[(trial.arch, self._sign * trial.value) for trial in done],
                            pending=[trial.arch for trial in self.pending],
                            cache_candidates=self.space.is_enumerable)
         self.last_fit, self.last_selection = proposal.fit, proposal.selection

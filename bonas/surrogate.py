@@ -1,9 +1,9 @@
 """The GP surrogate: a botorch ``SingleTaskGP`` over architecture encodings, fitted so that it never crashes an ask.
 
 :class:`Surrogate` is the whole of it (encoder, kernel, outcome transform, fit fallbacks, warm start), used
-by the optimizer and the benchmarks alike; :func:`fit_surrogate` is its fit on tensors. Inputs are encodings (``n x d`` rows from :mod:`bonas.encoders`), not points of
-a unit cube, so the model skips botorch's input-scaling check for every column,
-the way ``MixedSingleTaskGP`` does for its categorical ones. Outcomes are
+by the optimizer and the benchmarks alike; :func:`fit_surrogate` is its fit on tensors. Inputs are encodings
+(``n x d`` rows from :mod:`bonas.encoders`), not points of a unit cube, so the model skips botorch's
+input-scaling check for every column, the way ``MixedSingleTaskGP`` does for its categorical ones. Outcomes are
 maximised and standardised, optionally after a rank-based Gaussian copula or
 a log-error transform (see :func:`transform_outcomes`; plain standardisation
 gave the lowest replay regret on NAS-Bench-201, ``benchmarks/RESULTS.md``).
@@ -40,6 +40,7 @@ from bonas.encoders import ENCODINGS
 from bonas.encoders.base import GraphEncoder
 from bonas.kernels import make_kernel
 from bonas.spaces.base import Space
+from bonas.validation import check_choice
 
 logger = logging.getLogger(__name__)
 
@@ -225,12 +226,9 @@ class Surrogate:
 
     def __init__(self, encoder: GraphEncoder, kernel: str, outcome_transform: str = "standardize",
                  deterministic: bool = False, device: torch.device | str = "cpu", warm_start: bool = True) -> None:
-        if outcome_transform not in OUTCOME_TRANSFORMS:
-            raise ValueError(f"unknown outcome transform {outcome_transform!r}; expected one of "
-                             f"{list(OUTCOME_TRANSFORMS)}")
         self.encoder = encoder
         self.kernel = kernel
-        self.outcome_transform = outcome_transform
+        self.outcome_transform = check_choice(outcome_transform, "outcome transform", OUTCOME_TRANSFORMS)
         self.deterministic = deterministic
         self.device = torch.device(device)
         self.warm_start = warm_start

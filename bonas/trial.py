@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -63,8 +63,8 @@ class TrialRegistry:
     def __len__(self) -> int:
         return len(self._trials)
 
-    def __iter__(self):
-        return iter(list(self._trials))
+    def __iter__(self) -> Iterator[Trial]:
+        return iter(self._trials)
 
     @property
     def next_id(self) -> int:
