@@ -18,6 +18,11 @@ validation accuracy more than 1 point short of the table's best at the last quer
   model already knows to be beaten elsewhere;
 - ``wide-pool``: the noise prior, and a local pool of 2,000 candidates of which 1,000 are random cells (the
   default: 1,000 with 100 random), so the acquisition can leave a local optimum the neighbourhoods trap.
+- ``restart``: the noise prior, and every fit run twice, from the warm start and from the kernel's defaults,
+  keeping the one with the higher marginal likelihood (a lengthscale the warm start left in a flat region,
+  ~1e4, can come back when the data want it).
+- ``lengthscale-prior``: the noise prior, and botorch's dimension-scaled LogNormal(sqrt(2) + log(d) / 2, sqrt(3))
+  prior (Hvarfner et al. 2024) on the kernel's lengthscales, ``d`` the number of lengthscales (TW: 3 groups).
 
 One JSON line per run goes to ``--out`` (runs already there are skipped, so a long job resumes).
 
@@ -37,7 +42,8 @@ from pathlib import Path
 
 import torch
 
-VARIANTS = ("no-noise-prior", "noise-prior", "cold", "noise-prior-cold", "plug-in-best-f", "wide-pool", "global-top")
+VARIANTS = ("no-noise-prior", "noise-prior", "cold", "noise-prior-cold", "plug-in-best-f", "wide-pool", "global-top",
+            "restart", "lengthscale-prior")
 GLOBAL_TOP = 200
 WIDE_POOL = {"pool_size": 2000, "n_random": 1000}
 CHECKPOINTS = (50, 100, 150)
@@ -98,6 +104,39 @@ def _apply_variant(variant: str) -> None:
                                      batch if how == "rule" else how)
 
         optimizer_module.propose = propose_with_global_top
+    if variant == "lengthscale-prior":
+        import math
+
+        from gpytorch.priors import LogNormalPrior
+
+        def with_prior(train_X, train_Y, kernel, deterministic):
+            base = kernel.base_kernel
+            n_lengthscales = base.raw_lengthscale.shape[-1]
+            base.register_prior("lengthscale_prior",
+                                LogNormalPrior(math.sqrt(2) + math.log(n_lengthscales) / 2, math.sqrt(3)),
+                                lambda module: module.lengthscale, lambda module, value: module._set_lengthscale(value))
+            return build(train_X, train_Y, kernel, deterministic)
+
+        surrogate._build = with_prior
+    if variant == "restart":
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        def marginal_likelihood(model):
+            model.train()
+            mll = ExactMarginalLogLikelihood(model.likelihood, model)
+            with torch.no_grad():
+                value = float(mll(model(*model.train_inputs), model.train_targets))
+            model.eval()
+            return value
+
+        def restarted(train_X, train_Y, make_kernel, deterministic=False, warm_start=None):
+            result = fit(train_X, train_Y, make_kernel, deterministic, warm_start=warm_start)
+            if warm_start is None:
+                return result
+            cold = fit(train_X, train_Y, make_kernel, deterministic, warm_start=None)
+            return cold if marginal_likelihood(cold.model) > marginal_likelihood(result.model) else result
+
+        surrogate.fit_surrogate = restarted
     if variant == "wide-pool":
         import functools
 

@@ -10,8 +10,9 @@ from bonas.journal import Journal, JournalCorruptError
 from bonas.journal_lock import JournalLockedError
 from bonas.loop import EvaluationError, run
 from bonas.nasbench import NASBench101Table, NASBench201Table, NB101Record, NB201Record
-from bonas.networks import build_network
+from bonas.networks import ParamBudget, WithParams, build_network
 from bonas.optimizer import Optimizer, SpaceExhaustedError
+from bonas.outcomes import Outcomes
 from bonas.settings import OptimizerSettings
 from bonas.spaces import (
     NB101_OPS,
@@ -65,6 +66,9 @@ __all__ = [
     "NASWOT",
     "TrainingEvaluator",
     "build_network",
+    "Outcomes",
+    "ParamBudget",
+    "WithParams",
     "CellArch",
     "CellSpace",
     "NASBench101Space",

@@ -24,13 +24,18 @@ from bonas.loop import run
 from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
 from bonas.batch.rules import BATCH_RULES
 from bonas.encoders import ENCODINGS
-from bonas.networks import ParamBudget
+from bonas.networks import ParamBudget, WithParams
 from bonas.optimizer import Optimizer
 from bonas.replay.benchmark import NB101_OBJECTIVES, NB201_OBJECTIVES, ReplayBenchmark, ReplaySpec, make_benchmark
 from bonas.replay.report import (OUTPUT_NAMES, check_output_folder, print_summary, summarize, write_fallback,
                                 write_outputs)
 from bonas.replay.runner import BACKENDS, ReplayInterrupted, make_backend, run_replays
 from bonas.replay.constraints import TableConstraint
+from bonas.replay.front_plot import plot_fronts
+from bonas.replay.mo_baselines import MO_BASELINES
+from bonas.replay.multi import OUTPUT_NAMES as MULTI_OBJECTIVE_OUTPUTS
+from bonas.replay.multi import (MultiObjectiveSpec, check_multi_objective_method, multi_objective_table,
+                                write_multi_objective_outputs)
 from bonas.replay.strategies import check_method, methods
 from bonas.spaces.registry import space_from_name, space_names
 from bonas.trial import TrialState
@@ -55,7 +60,60 @@ def _top(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _objectives(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"--objectives takes two or more different objectives, comma-separated, "
+                                         f"e.g. accuracy,latency:eyeriss; got {text!r}")
+    return names
+
+
+def _replay_multi_objective(args: argparse.Namespace, console: Console) -> int:
+    methods = args.methods or ["tw", "random", "nsga2"]
+    try:
+        if args.space != "nb201" or args.objective not in (None, "test") or args.constraint or args.asynchronous \
+                or args.backend != "inline":
+            raise ValueError("--objectives replays NB201 (--space nb201) on the 200-epoch test accuracy, "
+                             "batch-synchronously and inline: leave out --objective, --constraint, --asynchronous "
+                             "and --backend")
+        for method in methods:
+            check_multi_objective_method(method)
+        spec = MultiObjectiveSpec(dataset=args.dataset, objectives=args.objectives, queries=args.queries,
+                                  batch_size=args.batch_size)
+        table = multi_objective_table(spec)
+        check_output_folder(args.out)
+    except (KeyError, ValueError) as error:
+        console.print(f"[red]bonas replay: {error.args[0] if isinstance(error, KeyError) else error}", soft_wrap=True)
+        return 2
+    jobs = min(args.jobs, os.cpu_count() or 1)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    title = f"NB201 {args.dataset}, {' x '.join(spec.objectives)}"
+    console.print(f"replay {title}: methods {', '.join(methods)}; {args.seeds} seed(s) from {args.first_seed}; "
+                  f"{args.queries} queries in batches of {args.batch_size}; {jobs} job(s); true hypervolume "
+                  f"{table.scale.true_hypervolume:.4f}")
+    start = time.perf_counter()
+    try:
+        rows = run_replays(spec, methods, seeds, jobs=jobs)
+    except ReplayInterrupted as interrupted:
+        if interrupted.rows:
+            write_multi_objective_outputs(interrupted.rows, spec, args.out, f"{title}, interrupted")
+            console.print(f"interrupted: wrote the {interrupted.finished} finished replays to {args.out}")
+        return 130
+    summary = write_multi_objective_outputs(rows, spec, args.out, f"{title}, {args.seeds} seed(s)")
+    print_summary(summary, f"{title}: mean hypervolume regret ± s.e. over {args.seeds} seed(s)", console)
+    console.print(f"wrote {', '.join(MULTI_OBJECTIVE_OUTPUTS)} to {args.out} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def _replay(args: argparse.Namespace, console: Console) -> int:
+    if args.objectives is not None:
+        return _replay_multi_objective(args, console)
+    if args.methods is None:
+        args.methods = ["tw", "random", "rea", "ls"]
+    for method in args.methods:
+        if method in MO_BASELINES and method not in methods():
+            console.print(f"[red]bonas replay: {method!r} is a multi-objective baseline; use it with --objectives")
+            return 2
     spec = ReplaySpec(space=args.space, dataset=args.dataset, objective=args.objective, queries=args.queries,
                       batch_size=args.batch_size, asynchronous=args.asynchronous, constraint=args.constraint)
     try:
@@ -137,6 +195,11 @@ def _search(args: argparse.Namespace, console: Console) -> int:
         return 2
     # counted on the untrained network before any evaluation: a cell over budget is never trained
     feasible = None if args.max_params is None else ParamBudget(evaluate.build, args.max_params)
+    objectives = None
+    if args.objectives is not None:
+        value_name, _ = args.objectives
+        objectives = {value_name: "max", "params": "min"}
+        evaluate = WithParams(evaluate, evaluate.build, objective=value_name)
     if args.journal is not None and args.journal.exists():
         try:
             opt = Optimizer.load(args.journal, space=space, feasible=feasible)
@@ -149,7 +212,8 @@ def _search(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[yellow]resuming {args.journal}: its settings {kept} are kept over the options given")
     else:  # a new journal is written only once the data is known to be good
         try:
-            opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal, feasible=feasible)
+            opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal, feasible=feasible,
+                            objectives=objectives)
         except (JournalLockedError, ValueError, OSError) as error:
             console.print(f"[red]bonas search: cannot create {args.journal}: {error}", soft_wrap=True)
             return 2
@@ -161,6 +225,8 @@ def _search(args: argparse.Namespace, console: Console) -> int:
         warnings.filterwarnings("ignore", category=NumericalWarning)
         run(opt, evaluate, backend=backend, n_trials=args.trials, max_in_flight=args.workers)
     wall = time.perf_counter() - start
+    if opt.outcomes is not None and opt.outcomes.is_multi_objective:
+        return _print_front(opt, args, wall, console)
     complete = sorted((trial for trial in opt.trials if trial.state == TrialState.COMPLETE), key=lambda t: -t.value)
     n_failed = sum(trial.state == TrialState.FAILED for trial in opt.trials)
     metric = "NASWOT score" if args.evaluator == "naswot" else "validation accuracy (%)"
@@ -175,6 +241,36 @@ def _search(args: argparse.Namespace, console: Console) -> int:
         console.print(f"best {metric}: {complete[0].value:.4f}  {complete[0].arch_str}")
     console.print(f"{len(opt.trials)} trials in {wall:.1f} s" + (f"; journal {args.journal}" if args.journal else ""))
     return 0
+
+
+def _print_front(opt: Optimizer, args: argparse.Namespace, wall: float, console: Console) -> int:
+    """The Pareto front of a multi-objective search, printed and plotted (``--front-plot``)."""
+    names = opt.outcomes.names
+    front = sorted(opt.pareto_front(), key=lambda trial: trial.values[names[0]])
+    n_failed = sum(trial.state == TrialState.FAILED for trial in opt.trials)
+    shown = Table(title=f"Pareto front: {len(front)} of {len(opt.completed)} evaluated cells ({n_failed} failed)")
+    for column in ("trial", *names):
+        shown.add_column(column, justify="right")
+    shown.add_column("cell", overflow="fold")
+    for trial in front:
+        shown.add_row(str(trial.id), *(f"{trial.values[name]:,.4g}" for name in names), trial.arch_str)
+    console.print(shown)
+    signed = opt.outcomes.signed([trial.values for trial in opt.completed]).numpy()
+    labels = [f"{name} (%)" if direction == "max" else name for name, direction in opt.outcomes.objectives]
+    args.front_plot.parent.mkdir(parents=True, exist_ok=True)
+    plot_fronts({opt.settings.encoding: signed}, None, labels, args.front_plot,
+                f"bonas search {opt.space.name}: {len(opt.completed)} cells")
+    console.print(f"{len(opt.trials)} trials in {wall:.1f} s; front plotted to {args.front_plot}"
+                  + (f"; journal {args.journal}" if args.journal else ""))
+    return 0
+
+
+def _search_objectives(text: str) -> tuple[str, str]:
+    names = [name.strip() for name in text.split(",")]
+    if len(names) != 2 or names[1] != "params" or not names[0] or names[0] == "params":
+        raise argparse.ArgumentTypeError(f"--objectives takes NAME,params: the evaluator's value (maximised) and the "
+                                         f"network's parameter count (minimised), e.g. accuracy,params; got {text!r}")
+    return names[0], names[1]
 
 
 def _pretrain_cate(args: argparse.Namespace, console: Console) -> int:
@@ -224,7 +320,8 @@ def _methods(text: str) -> list[str]:
         try:
             check_method(name)
         except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
+            if name not in MO_BASELINES:
+                raise argparse.ArgumentTypeError(str(error)) from None
     if len(set(methods)) != len(methods):
         raise argparse.ArgumentTypeError(f"a method is named twice in {text!r}")
     return methods
@@ -274,9 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "default); val12 = 12-epoch validation accuracy, regret on the 200-epoch test accuracy; "
                              "test12 = 12-epoch test accuracy, the TW-NAS paper's setting. NB101: val = 108-epoch "
                              "validation accuracy of one training run (noisy; the default)")
-    replay.add_argument("--methods", default="tw,random,rea,ls", type=_methods,
+    replay.add_argument("--methods", default=None, type=_methods,
                         help=f"comma-separated methods among {','.join(methods())}; an encoding may name its batch "
-                             f"rule as encoding:rule, the rule one of: {_batch_rules_help()} (default: tw,random,rea,ls)")
+                             f"rule as encoding:rule, the rule one of: {_batch_rules_help()} (default: "
+                             f"tw,random,rea,ls). With --objectives: encodings, random and nsga2 (default: "
+                             f"tw,random,nsga2)")
     replay.add_argument("--queries", type=_positive_int, default=150, help="table look-ups per run (default: 150)")
     replay.add_argument("--seeds", type=_positive_int, default=30, help="number of seeds per method (default: 30)")
     replay.add_argument("--first-seed", type=_non_negative_int, default=0,
@@ -292,6 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "and the regret is against the constrained optimum: params<=N, flops<=N or "
                              "latency:DEVICE<=MS (inclusive; devices as bonas.nasbench.LATENCY_DEVICES, e.g. "
                              "latency:pixel2<=14) (default: none)")
+    replay.add_argument("--objectives", type=_objectives, default=None,
+                        help="NB201: a multi-objective replay of two or more objectives, each accuracy (200-epoch "
+                             "test accuracy, maximised), latency:DEVICE, params or flops (minimised), e.g. "
+                             "accuracy,latency:eyeriss; scored by hypervolume regret (objectives normalised over the "
+                             "table, reference point the table's worst value of each), with a plot of the fronts "
+                             "found (default: one objective, --objective)")
     replay.add_argument("--jobs", type=_positive_int, default=1,
                         help="parallel processes over runs; more than the CPU cores is capped at their number, with "
                              "a warning (default: 1)")
@@ -332,6 +437,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--max-params", type=_positive_int, default=None,
                         help="only cells whose network has at most this many trainable parameters, counted before "
                              "any evaluation (default: no limit)")
+    search.add_argument("--objectives", type=_search_objectives, default=None,
+                        help="NAME,params: search the trade-off between the evaluator's value (maximised, called "
+                             "NAME, e.g. accuracy) and the parameter count (minimised, counted before training); "
+                             "prints the Pareto front and plots it to --front-plot (default: the value alone)")
+    search.add_argument("--front-plot", type=Path, default=Path("runs/search/pareto_front.png"),
+                        help="where --objectives plots the Pareto front (default: runs/search/pareto_front.png)")
     search.add_argument("--journal", type=_journal, default=None,
                         help="JSON Lines journal of the search; an existing one is resumed (default: none)")
     search.set_defaults(run=_search)

@@ -102,9 +102,7 @@ def run(
                     error = _tell(opt, trials.pop(outcome.trial_id), outcome)
                     if fail_fast is not None and len(first_failures) < fail_fast:
                         first_failures.append((outcome.trial_id, error))
-                    best = opt.best_trial
-                    progress.update(bar, completed=_n_told(opt),
-                                    description=f"bonas run, best {best.value:.4g}" if best else "bonas run")
+                    progress.update(bar, completed=_n_told(opt), description=_progress_text(opt))
                 if fail_fast is not None and _systematic(first_failures, fail_fast):
                     backend.shutdown()
                     raise _stopped(opt, first_failures[:fail_fast], len(trials))
@@ -171,3 +169,11 @@ def _tell(opt: Optimizer, trial: Trial, outcome: Outcome) -> str | None:
 
 def _n_told(opt: Optimizer) -> int:
     return sum(trial.state in (TrialState.COMPLETE, TrialState.FAILED) for trial in opt.trials)
+
+
+def _progress_text(opt: Optimizer) -> str:
+    """The progress bar's description: the best value so far, or the Pareto front's size with several objectives."""
+    if opt.outcomes is not None and opt.outcomes.is_multi_objective:
+        return f"bonas run, Pareto front of {len(opt.pareto_front())}"
+    best = opt.best_trial
+    return f"bonas run, best {best.value:.4g}" if best else "bonas run"

@@ -12,11 +12,12 @@ the batch rules of :data:`~bonas.batch.BATCH_RULES`) are looked up by name once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from bonas.acquisition import Acquisition
 from bonas.batch.rules import BATCH_RULES, KDPP_POOL_PER_PICK
@@ -24,6 +25,8 @@ from bonas.candidates import Feasibility, SpaceExhaustedError, candidate_pool, r
 from bonas.device import resolve_device
 from bonas.encoders import ENCODINGS
 from bonas.journal import Journal
+from bonas.outcome_proposal import propose_outcomes
+from bonas.outcomes import Outcomes, pareto_indices
 from bonas.persistence import create_journal, load_journal
 from bonas.proposal import propose
 from bonas.settings import OptimizerSettings
@@ -50,6 +53,14 @@ class Optimizer:
         and :attr:`best_trial` is the best feasible trial. The journal records its name; pass it again to
         :meth:`load`. On an enumerable space, one that rejects every architecture is refused here (the space is
         scanned up to its first feasible cell; answers are cached per architecture).
+    :param objectives: named objectives, e.g. ``{"accuracy": "max", "latency_ms": "min"}``: ``tell`` then takes a
+        dict of them. Each gets a GP on the same encoding; with two or more, asks maximise botorch's
+        ``qLogNoisyExpectedHypervolumeImprovement`` and :meth:`pareto_front` holds the result
+        (:attr:`best_trial` raises). ``None``: one unnamed value per tell.
+    :param constraints: constraints measured with the result, e.g. ``{"latency_ms": ("<=", 14.0)}`` (bounds
+        inclusive), told in the same dict as the objectives (so they need ``objectives``). Each constrained metric
+        gets its own GP on the same encoding, and asks weigh the acquisition by the probability of feasibility
+        (botorch's ``LogConstrainedExpectedImprovement`` for one objective).
 
     Every other parameter is a field of :class:`~bonas.settings.OptimizerSettings` (``encoding``,
     ``acquisition``, ``n_initial``, ``seed``, ``maximize``, ``candidates``, ``pool_size``,
@@ -62,15 +73,19 @@ class Optimizer:
                  pool_size: int = 1000, outcome_transform: str = "standardize", deterministic: bool = False,
                  device: str = "auto", kdpp_pool: int | None = None, kdpp_temperature: float = 1.0,
                  checkpoint: str | Path | None = None, feasible: Callable[[Any], bool] | None = None,
-                 _journal: Journal | None = None, _settings: OptimizerSettings | None = None) -> None:
+                 objectives: Mapping[str, str] | None = None,
+                 constraints: Mapping[str, tuple[str, float]] | None = None, _journal: Journal | None = None, _settings: OptimizerSettings | None = None) -> None:
         self._feasible = None if feasible is None else Feasibility(feasible, space)
         # a journal being loaded passes its settings, read and checked once (persistence.load_journal)
+        outcomes = None if _settings is not None else Outcomes.from_arguments(objectives, constraints)
         settings = _settings or OptimizerSettings(
             space=space.name, encoding=encoding, acquisition=acquisition, n_initial=n_initial, seed=seed,
             maximize=maximize, candidates=candidates, pool_size=pool_size, outcome_transform=outcome_transform,
             deterministic=deterministic, kdpp_pool=kdpp_pool, kdpp_temperature=kdpp_temperature,
             checkpoint=None if checkpoint is None else str(checkpoint),
-            feasible=None if self._feasible is None else self._feasible.name)
+            feasible=None if self._feasible is None else self._feasible.name,
+            objectives=None if outcomes is None else outcomes.objectives,
+            constraints=None if outcomes is None or not outcomes.constraints else outcomes.constraints)
         if settings.space != space.name:
             raise ValueError(f"settings of space {settings.space!r} for space {space.name!r}")
         if settings.candidates == "all" and not space.is_enumerable:
@@ -82,6 +97,10 @@ class Optimizer:
         self.device = resolve_device(device)
         self.surrogate = Surrogate.for_encoding(settings.encoding, space, settings.outcome_transform,
                                                 settings.deterministic, self.device, **settings.encoder_options())
+        self.outcomes = settings.outcomes
+        self.surrogates = {} if self.outcomes is None else {
+            metric: self.surrogate if index == 0 else self.surrogate.sibling()
+            for index, metric in enumerate(self.outcomes.metrics)}
         self.acquisition = Acquisition.named(self.settings.acquisition)
         self._registry = TrialRegistry(space)
         self._n_asks = 0
@@ -122,13 +141,38 @@ class Optimizer:
 
     @property
     def best_trial(self) -> Trial | None:
-        """The completed trial with the best value, ``None`` before the first; with ``feasible``, the best
-        feasible one (``None`` until one exists: an attached result may be infeasible)."""
-        done = [trial for trial in self.completed if self._feasible is None or self._feasible(trial.arch)]
-        return max(done, key=lambda trial: self._sign * trial.value, default=None)
+        """The completed trial with the best value, ``None`` before the first; with ``feasible`` or
+        ``constraints``, the best feasible one (``None`` until one exists: an attached result may be infeasible,
+        and a measured constraint is known only once told). An optimizer with two or more objectives has no best
+        trial: ``ValueError``, use :meth:`pareto_front`."""
+        if self.outcomes is not None and self.outcomes.is_multi_objective:
+            raise ValueError(f"this optimizer has {len(self.outcomes.objectives)} objectives "
+                             f"{list(self.outcomes.names)}: there is no single best trial; use pareto_front()")
+        return max(self.feasible_completed(), key=lambda trial: self._sign * trial.value, default=None)
+
+    def feasible_completed(self) -> list[Trial]:
+        """Completed trials meeting ``feasible`` and every measured constraint, in id order."""
+        return [trial for trial in self.completed
+                if (self._feasible is None or self._feasible(trial.arch))
+                and (self.outcomes is None or self.outcomes.is_feasible(trial.values))]
+
+    def pareto_front(self) -> list[Trial]:
+        """The non-dominated feasible completed trials (every objective at once; ties all kept), in id order.
+
+        With one objective, the trials sharing the best value.
+        """
+        done = self.feasible_completed()
+        if self.outcomes is None:
+            signed = torch.tensor([[self._sign * trial.value] for trial in done], dtype=torch.double)
+        else:
+            signed = self.outcomes.signed([trial.values for trial in done])
+        return [done[index] for index in pareto_indices(signed)]
 
     @property
     def _sign(self) -> float:
+        """+1 when the (first) objective is maximised, -1 when it is minimised."""
+        if self.outcomes is not None:
+            return 1.0 if self.outcomes.objectives[0][1] == "max" else -1.0
         return 1.0 if self.settings.maximize else -1.0
 
     def ask(self, n: int = 1, batch: str | None = None) -> list[Trial]:
@@ -152,7 +196,7 @@ class Optimizer:
         else:
             archs = self._model_based(n, batch, rng)
             # journalled so that a resumed optimizer warm-starts its next fit exactly as this one would
-            kernel_state = self.surrogate.kernel_state_json()
+            kernel_state = self._kernel_states()
         ask_number = self._n_asks + 1
         trials = []
         for arch in archs:
@@ -160,27 +204,60 @@ class Optimizer:
                           state=TrialState.RUNNING, value=None, asked_at=time.time())
             event = {"event": "ask", "trial": trial.id, "arch": trial.arch_str, "ask": ask_number,
                      "asked_at": trial.asked_at}
-            if kernel_state is not None:
-                event["kernel"] = kernel_state
+            event.update(kernel_state or {})
             self._record(event)
             self._n_asks = ask_number
             self._registry.add(trial)
             trials.append(trial)
         return trials
 
+    def _kernel_states(self) -> dict[str, Any]:
+        """The journal's record of the fitted kernels: ``{"kernel": ...}``, or ``{"kernels": {metric: ...}}``
+        with named outcomes; empty before the first successful fit."""
+        if self.outcomes is None:
+            state = self.surrogate.kernel_state_json()
+            return {} if state is None else {"kernel": state}
+        states = {metric: surrogate.kernel_state_json() for metric, surrogate in self.surrogates.items()}
+        return {"kernels": {metric: state for metric, state in states.items() if state is not None}}
+
+    def _ranked(self, done: list[Trial]) -> list[Trial]:
+        """``done`` best first, the parents of the local pool: feasible before infeasible (by how far they miss),
+        then by value, or by Pareto layer (non-dominated first) with several objectives."""
+        if self.outcomes is None:
+            return sorted(done, key=lambda trial: -self._sign * trial.value)
+        violation = [self.outcomes.violation(trial.values) for trial in done]
+        signed = self.outcomes.signed([trial.values for trial in done])
+        layer = [0] * len(done)
+        remaining = list(range(len(done)))
+        depth = 0
+        while remaining:
+            front = set(pareto_indices(signed[remaining]))
+            for position, index in enumerate(remaining):
+                if position in front:
+                    layer[index] = depth
+            remaining = [index for position, index in enumerate(remaining) if position not in front]
+            depth += 1
+        order = sorted(range(len(done)), key=lambda i: (violation[i], layer[i], -float(signed[i, 0])))
+        return [done[index] for index in order]
+
     def _model_based(self, n: int, batch: str, rng: np.random.Generator) -> list[Any]:
         done = self.completed
-        ranked = sorted(done, key=lambda trial: -self._sign * trial.value)
+        ranked = self._ranked(done)
         candidates = candidate_pool(self.space, self.settings.candidates, [trial.arch for trial in ranked],
                                     self._registry.owner, rng, self.settings.pool_size, minimum=2 * n,
                                     feasible=self._feasible)
         if len(candidates) <= n:
             self.last_selection = "all-left"
             return what_is_left(self.space, candidates, n, self._feasible)
-        proposal = propose(self.surrogate, self.acquisition, self.settings, candidates, n, batch, rng,
-                           observed=[(trial.arch, self._sign * trial.value) for trial in done],
-                           pending=[trial.arch for trial in self.pending],
-                           cache_candidates=self.space.is_enumerable)
+        pending = [trial.arch for trial in self.pending]
+        if self.outcomes is not None and (self.outcomes.is_multi_objective or self.outcomes.constraints):
+            proposal = propose_outcomes(self.surrogates, self.outcomes, candidates, n, rng,
+                                        observed=[(trial.arch, trial.values) for trial in done], pending=pending,
+                                        cache_candidates=self.space.is_enumerable)
+        else:
+            proposal = propose(self.surrogate, self.acquisition, self.settings, candidates, n, batch, rng,
+                               observed=[(trial.arch, self._sign * trial.value) for trial in done],
+                               pending=pending, cache_candidates=self.space.is_enumerable)
         self.last_fit, self.last_selection = proposal.fit, proposal.selection
         return proposal.archs
 
@@ -197,13 +274,15 @@ class Optimizer:
         if self._journal is not None:
             self._journal.append(event)
 
-    def tell(self, trial: Trial | int, value: float | None = None, state: str = "complete",
+    def tell(self, trial: Trial | int, value: float | Mapping[str, float] | None = None, state: str = "complete",
              info: dict[str, Any] | None = None) -> Trial:
         """Record the outcome of a running trial: a finite ``value``, or ``state="failed"`` / ``"abandoned"``.
 
+        With named ``objectives``, ``value`` is a dict of every objective and constrained metric (one objective
+        without constraints also takes a bare number).
         Raises ``KeyError`` for an unknown trial and ``ValueError`` for a trial
-        already told or a value that is not a finite number; the journal is
-        unchanged then.
+        already told, a value that is not a finite number, or a dict missing a metric or holding an unknown one;
+        the journal is unchanged then.
         """
         self.check_writable()
         target = self._registry.get(trial)
@@ -211,29 +290,44 @@ class Optimizer:
         if target.state != TrialState.RUNNING:
             raise ValueError(f"trial {target.id} ({target.arch_str}) was already told: it is {target.state.value}")
         info = dict(info or {})
+        values = None
         if new_state == TrialState.COMPLETE:
-            value = self.settings.check_value(value, f"value told for trial {target.id}")
+            value, values = self._checked(value, f"value told for trial {target.id}")
         elif value is not None:
             raise ValueError(f"a {new_state.value} trial takes no value; got {value!r} for trial {target.id}")
         event = {"complete": "tell", "failed": "fail", "abandoned": "abandon"}[new_state.value]
         told_at = time.time()
-        self._record({"event": event, "trial": target.id, "value": value, "info": info, "told_at": told_at})
-        target.state, target.value, target.info, target.told_at = new_state, value, info, told_at
+        self._record({"event": event, "trial": target.id, "value": value, **({"values": values} if values else {}),
+                      "info": info, "told_at": told_at})
+        target.state, target.value, target.values, target.info, target.told_at = new_state, value, values, info, told_at
         if new_state == TrialState.ABANDONED:
             self._registry.release(target)
         return target
 
-    def attach(self, arch: Any, value: float, info: dict[str, Any] | None = None) -> Trial:
-        """Add a result obtained elsewhere (a warm start) as a completed trial."""
+    def _checked(self, told: Any, label: str) -> tuple[float | None, dict[str, float] | None]:
+        """A told result as ``(value, values)``: the objective's value (``None`` with several objectives) and,
+        with named outcomes, every metric by name; ``ValueError`` naming what is wrong."""
+        if self.outcomes is None:
+            if isinstance(told, Mapping):
+                raise ValueError(f"{label} is a dict; this optimizer has one unnamed objective and takes a number "
+                                 "(name objectives with Optimizer(objectives=...) to tell several metrics)")
+            return self.settings.check_value(told, label), None
+        values = self.outcomes.check(told, label)
+        return (None if self.outcomes.is_multi_objective else values[self.outcomes.names[0]]), values
+
+    def attach(self, arch: Any, value: float | Mapping[str, float], info: dict[str, Any] | None = None) -> Trial:
+        """Add a result obtained elsewhere (a warm start) as a completed trial (a dict with named outcomes, as
+        :meth:`tell`)."""
         self.check_writable()
         self.space.validate(arch)
-        value = self.settings.check_value(value, "attached value")
+        value, values = self._checked(value, "attached value")
         self._registry.refuse_seen(arch)
         now = time.time()
         trial = Trial(id=self._registry.next_id, arch=arch, arch_str=self.space.to_str(arch),
-                      state=TrialState.COMPLETE, value=value, info=dict(info or {}), asked_at=now, told_at=now)
+                      state=TrialState.COMPLETE, value=value, values=values, info=dict(info or {}), asked_at=now,
+                      told_at=now)
         self._record({"event": "attach", "trial": trial.id, "arch": trial.arch_str, "value": value,
-                      "info": trial.info, "told_at": now})
+                      **({"values": values} if values else {}), "info": trial.info, "told_at": now})
         self._registry.add(trial)
         return trial
 

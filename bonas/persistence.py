@@ -145,12 +145,13 @@ def _apply(optimizer: "Optimizer", event: dict[str, Any]) -> None:
     if kind == "ask":
         _restore_ask(optimizer, event)
     elif kind == "attach":
-        optimizer.attach(optimizer.space.from_str(event["arch"]), event["value"], event.get("info"))
+        optimizer.attach(optimizer.space.from_str(event["arch"]), event.get("values", event["value"]), event.get("info"))
     elif kind == "create":
         raise ValueError("a second 'create' event")
     else:
         state = {"tell": "complete", "fail": "failed", "abandon": "abandoned"}[kind]
-        trial = optimizer.tell(event["trial"], event.get("value"), state=state, info=event.get("info"))
+        trial = optimizer.tell(event["trial"], event.get("values", event.get("value")), state=state,
+                               info=event.get("info"))
         trial.told_at = event.get("told_at")
 
 
@@ -165,3 +166,7 @@ def _restore_ask(optimizer: "Optimizer", event: dict[str, Any]) -> None:
     optimizer._n_asks = event["ask"]
     if "kernel" in event:
         optimizer.surrogate.load_kernel_state(event["kernel"])
+    for metric, state in event.get("kernels", {}).items():
+        if metric not in optimizer.surrogates:
+            raise ValueError(f"a kernel state for {metric!r}, which is not a metric of this optimizer")
+        optimizer.surrogates[metric].load_kernel_state(state)

@@ -14,6 +14,7 @@ from typing import Any
 from bonas.acquisition import ACQUISITIONS
 from bonas.candidates import CANDIDATE_STRATEGIES
 from bonas.encoders import ENCODINGS
+from bonas.outcomes import Outcomes
 from bonas.surrogate import OUTCOME_TRANSFORMS
 from bonas.validation import check_choice, check_finite, check_int, check_positive
 
@@ -54,6 +55,10 @@ class OptimizerSettings:
     :param feasible: the name of the optimizer's feasibility predicate (a constraint known before training,
         ``Optimizer(feasible=...)``), ``None`` without one. The journal records the name; the predicate itself
         is code, passed again to ``Optimizer.load``.
+    :param objectives: named objectives, ``((name, "max" | "min"), ...)``, or ``None`` (one unnamed value per
+        tell, maximised unless ``maximize=False``). With names, ``tell`` takes a dict of them.
+    :param constraints: measured constraints, ``((metric, "<=" | ">=", bound), ...)``, told with the objectives
+        in the same dict; needs ``objectives``.
     """
 
     space: str
@@ -70,6 +75,8 @@ class OptimizerSettings:
     kdpp_temperature: float = 1.0
     checkpoint: str | None = None
     feasible: str | None = None
+    objectives: tuple[tuple[str, str], ...] | None = None
+    constraints: tuple[tuple[str, str, float], ...] | None = None
 
     def __post_init__(self) -> None:
         check = object.__setattr__
@@ -91,6 +98,18 @@ class OptimizerSettings:
             check(self, "checkpoint", str(self.checkpoint))
         if self.feasible is not None and (not isinstance(self.feasible, str) or not self.feasible):
             raise ValueError(f"feasible names the feasibility predicate; got {self.feasible!r}")
+        outcomes = Outcomes.from_json(self.objectives, self.constraints) if self.objectives is not None else None
+        if outcomes is None and self.constraints is not None:
+            raise ValueError("constraints need objectives naming the objective told beside them")
+        if outcomes is not None:
+            check(self, "objectives", outcomes.objectives)
+            check(self, "constraints", outcomes.constraints or None)
+            if not self.maximize:
+                raise ValueError("maximize=False is for one unnamed objective; with objectives= each objective "
+                                 "names its direction ('max' or 'min')")
+            if self.outcome_transform != "standardize":
+                raise ValueError(f"outcome_transform={self.outcome_transform!r} is for one unnamed objective; with "
+                                 "objectives= every metric's GP standardises its values")
         if self.outcome_transform == "log-error" and not self.maximize:
             raise ValueError("outcome_transform='log-error' models maximised accuracies; it needs maximize=True")
 
@@ -103,13 +122,23 @@ class OptimizerSettings:
                              "below 100")
         return value
 
+    @property
+    def outcomes(self) -> Outcomes | None:
+        """The named objectives and measured constraints, ``None`` for one unnamed value per tell."""
+        return None if self.objectives is None else Outcomes(self.objectives, self.constraints or ())
+
     def encoder_options(self) -> dict[str, Any]:
         """The encoder options these settings set (``checkpoint``), for :meth:`EncodingEntry.build`."""
         return {} if self.checkpoint is None else {"checkpoint": self.checkpoint}
 
     def to_json(self) -> dict[str, Any]:
         """The settings as the journal's ``create`` event holds them, with ``settings_version``."""
-        return {**dataclasses.asdict(self), "settings_version": SETTINGS_VERSION}
+        fields = dataclasses.asdict(self)
+        # left out when unset, so that a journal without named outcomes reads as before in earlier versions
+        for name in ("objectives", "constraints"):
+            if fields[name] is None:
+                del fields[name]
+        return {**fields, "settings_version": SETTINGS_VERSION}
 
     @classmethod
     def from_json(cls, settings: Any) -> "OptimizerSettings":

@@ -243,6 +243,13 @@ class Surrogate:
         entry = ENCODINGS[encoding]
         return cls(entry.build(space, device, **options), entry.kernel, outcome_transform, deterministic, device)
 
+    def sibling(self) -> "Surrogate":
+        """A surrogate for another metric of the same architectures: the same encoder, encoding cache, kernel,
+        device and noise setting, standardised outcomes, and a kernel state of its own."""
+        other = Surrogate(self.encoder, self.kernel, "standardize", self.deterministic, self.device, self.warm_start)
+        other._encoding_cache = self._encoding_cache
+        return other
+
     def encode(self, archs: Sequence[Any], cache: bool = True) -> Tensor:
         """``n x d`` encodings on :attr:`device`; with ``cache``, rows are kept for later calls."""
         if not cache:

@@ -30,7 +30,9 @@ class Trial:
     """One architecture and its outcome.
 
     ``arch`` is the space's architecture value and ``arch_str`` its string form
-    (what the journal stores). ``value`` is set when the state is ``COMPLETE``;
+    (what the journal stores). ``value`` is set when the state is ``COMPLETE``
+    (of an optimizer with named ``objectives``: the objective's value, ``None``
+    with two or more objectives; ``values`` then holds every told metric by name);
     ``info`` holds extra JSON-able results (a dict an evaluator returned, or the
     error of a failure). ``asked_at`` / ``told_at`` are Unix times in seconds.
     """
@@ -40,6 +42,7 @@ class Trial:
     arch_str: str
     state: TrialState = TrialState.RUNNING
     value: float | None = None
+    values: dict[str, float] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     asked_at: float | None = None
     told_at: float | None = None

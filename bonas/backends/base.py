@@ -22,17 +22,17 @@ class Outcome:
     """The result of one trial's evaluation: a ``value``, or an ``error`` saying why there is none."""
 
     trial_id: int
-    value: float | None = None
+    value: float | dict[str, float] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     attempts: int = 1
 
 
-def call_evaluate(evaluate: Evaluate, arch: Any) -> tuple[float | None, dict[str, Any], str | None]:
+def call_evaluate(evaluate: Evaluate, arch: Any) -> tuple[float | dict[str, float] | None, dict[str, Any], str | None]:
     """Run ``evaluate(arch)`` and split its result into ``(value, info, error)``.
 
-    ``evaluate`` returns a number, or a dict with a ``"value"`` entry and any
-    other JSON-serialisable entries (kept as the trial's info; numpy and torch
+    ``evaluate`` returns a number, or a dict with a ``"value"`` entry (a number, or a dict of named metrics for
+    an optimizer with ``objectives``) and any other JSON-serialisable entries (kept as the trial's info; numpy and torch
     values become Python numbers and lists). An exception, a missing value, one
     that is not a finite number, or an info :func:`~bonas.validation.check_json`
     refuses becomes an error message: this is where an evaluator's result is
@@ -53,7 +53,11 @@ def call_evaluate(evaluate: Evaluate, arch: Any) -> tuple[float | None, dict[str
             return None, info, f"evaluate returned a dict without a 'value' entry: keys {sorted(result)}"
         result = result["value"]
     try:
-        value = check_finite(_plain(result), "evaluate's value")
+        result = _plain(result)
+        if isinstance(result, dict):  # named metrics, for an optimizer with objectives= / constraints=
+            value = {str(name): check_finite(metric, f"evaluate's value[{name!r}]") for name, metric in result.items()}
+        else:
+            value = check_finite(result, "evaluate's value")
     except ValueError as error:
         return None, info, str(error)
     return value, info, None

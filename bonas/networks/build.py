@@ -117,3 +117,28 @@ def check_input(space: Space, image_shape: tuple[int, ...], num_classes: int, **
     if tuple(logits.shape) != (2, num_classes):
         raise ValueError(f"{space.name} networks map images of shape {tuple(image_shape)} to logits of shape "
                          f"{tuple(logits.shape[1:])}, not ({num_classes},)")
+
+
+@dataclass(frozen=True)
+class WithParams:
+    """``evaluate`` told together with the parameter count of the architecture's network, as named metrics.
+
+    ``WithParams(evaluate, build)(arch)`` counts ``build(arch)``'s trainable parameters on the untrained network
+    (:func:`count_params`), then runs ``evaluate(arch)`` and returns ``{"value": {objective: its value, "params":
+    the count}, ...its other info}``, for ``Optimizer(objectives={objective: "max", "params": "min"})``.
+
+    :param evaluate: ``arch -> value`` or ``{"value": value, ...info}`` (e.g. a :class:`~bonas.TrainingEvaluator`).
+    :param build: ``arch -> nn.Module``, e.g. the evaluator's ``build``.
+    :param objective: the name of ``evaluate``'s value among the metrics.
+    """
+
+    evaluate: Callable[[Any], Any]
+    build: Callable[[Any], nn.Module]
+    objective: str = "accuracy"
+
+    def __call__(self, arch: Any) -> dict[str, Any]:
+        params = count_params(self.build(arch))
+        result = self.evaluate(arch)
+        info = {key: item for key, item in result.items() if key != "value"} if isinstance(result, dict) else {}
+        value = result.get("value") if isinstance(result, dict) else result
+        return {**info, "value": {self.objective: value, "params": params}}

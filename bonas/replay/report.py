@@ -25,9 +25,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bonas.files import atomic_write
-from bonas.replay.runner import TRIAL_COLUMNS
 from bonas.spaces.base import Space
 
+TRIAL_COLUMNS = ("method", "seed", "query", "arch", "objective", "best_objective", "best_reported", "regret",
+                 "step_wall_s", "sim_time_s")
+"""The columns of a (single-objective) replay's ``trials.csv``: one row per query."""
 CHECKPOINTS = (10, 25, 50, 100, 150)
 SUMMARY_COLUMNS = ("method", "queries", "n_seeds", "mean_regret", "median_regret", "se_regret", "mean_best_reported")
 REGRET_FLOOR = 1e-3

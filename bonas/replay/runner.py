@@ -9,7 +9,6 @@ import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -19,10 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bonas.backends import Backend, LocalBackend, RayBackend
 from bonas.replay.benchmark import ReplayBenchmark, ReplaySpec, TableObjective, make_benchmark
+from bonas.replay.multi import MultiObjectiveSpec, multi_objective_replay, multi_objective_table
 from bonas.replay.strategies import Strategy, make_strategy
 
-TRIAL_COLUMNS = ("method", "seed", "query", "arch", "objective", "best_objective", "best_reported", "regret",
-                 "step_wall_s", "sim_time_s")
 BACKENDS = ("inline", "local", "ray")
 """Where a replay's table look-ups run: in the replay's process, in worker processes, or as Ray tasks."""
 
@@ -53,7 +51,7 @@ def evaluate_on(backend: Backend, spec: ReplaySpec, archs: Sequence[Any]) -> lis
 
 
 def replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None = None) -> list[dict[str, Any]]:
-    """One search of ``spec.queries`` table look-ups; one row per query (see ``TRIAL_COLUMNS``).
+    """One search of ``spec.queries`` table look-ups; one row per query (see :data:`bonas.replay.report.TRIAL_COLUMNS`).
 
     Each batch is looked up on ``backend`` when one is given (a batch is told
     once all of it is back, so regret per batch is well defined), else inline.
@@ -163,13 +161,20 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _replay_in_worker(method: str, seed: int, spec_fields: dict[str, Any]) -> list[dict[str, Any]]:
+def _run_one(method: str, seed: int, spec: ReplaySpec | MultiObjectiveSpec,
+             backend: Backend | None) -> list[dict[str, Any]]:
+    if isinstance(spec, MultiObjectiveSpec):
+        return multi_objective_replay(method, seed, spec)
+    return replay(method, seed, spec, backend)
+
+
+def _replay_in_worker(method: str, seed: int, spec: ReplaySpec | MultiObjectiveSpec) -> list[dict[str, Any]]:
     torch.set_num_threads(1)
-    return replay(method, seed, ReplaySpec(**spec_fields))
+    return _run_one(method, seed, spec, None)
 
 
 def run_replays(
-    spec: ReplaySpec,
+    spec: ReplaySpec | MultiObjectiveSpec,
     methods: Sequence[str],
     seeds: Sequence[int],
     jobs: int = 1,
@@ -177,6 +182,9 @@ def run_replays(
     backend: Backend | None = None,
 ) -> list[dict[str, Any]]:
     """Every (method, seed) replay, ``jobs`` processes at a time; rows ordered by method, seed, query.
+
+    A :class:`~bonas.replay.multi.MultiObjectiveSpec` runs multi-objective replays (their rows' ``regret`` is the
+    hypervolume regret).
 
     Each replay is seeded by its seed alone, so the rows do not depend on
     ``jobs`` or on the order in which processes finish. With a ``backend``
@@ -189,7 +197,12 @@ def run_replays(
     if backend is not None and jobs > 1:
         raise ValueError(f"jobs={jobs} with an evaluation backend: the backend runs the look-ups in parallel, "
                          f"so run the replays with jobs=1")
-    make_benchmark(spec)
+    if isinstance(spec, MultiObjectiveSpec):
+        if backend is not None:
+            raise ValueError("a multi-objective replay looks its cells up inline; use no backend")
+        multi_objective_table(spec)
+    else:
+        make_benchmark(spec)
     tasks = [(method, seed) for method in methods for seed in seeds]
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     try:
@@ -200,24 +213,24 @@ def run_replays(
     return [row for task in tasks for row in results[task]]
 
 
-def _run_tasks(spec: ReplaySpec, tasks: Sequence[tuple[str, int]], jobs: int, show_progress: bool,
+def _run_tasks(spec: ReplaySpec | MultiObjectiveSpec, tasks: Sequence[tuple[str, int]], jobs: int, show_progress: bool,
                backend: Backend | None, results: dict[tuple[str, int], list[dict[str, Any]]]) -> None:
     """Fill ``results`` with the rows of each (method, seed) of ``tasks`` as it finishes."""
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, disable=not show_progress) as progress:
-        bar = progress.add_task(f"replay {spec.space} {spec.dataset}", total=len(tasks))
+        bar = progress.add_task(f"replay {getattr(spec, 'space', 'nb201')} {spec.dataset}", total=len(tasks))
         if jobs <= 1:
             for method, seed in tasks:
                 progress.update(bar, description=f"{method} seed {seed}")
-                results[method, seed] = replay(method, seed, spec, backend)
+                results[method, seed] = _run_one(method, seed, spec, backend)
                 progress.advance(bar)
             return
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
                                    initializer=_ignore_interrupts)
         try:
-            futures = {pool.submit(_replay_in_worker, method, seed, asdict(spec)): (method, seed)
+            futures = {pool.submit(_replay_in_worker, method, seed, spec): (method, seed)
                        for method, seed in tasks}
             for future in as_completed(futures):
                 method, seed = futures[future]
