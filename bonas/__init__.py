@@ -5,7 +5,7 @@ from bonas.backends import Backend, LocalBackend, Outcome, RayBackend
 from bonas.batch import BATCH_RULES, BatchRule, BatchRuleEntry, register_batch_rule, unregister_batch_rule
 from bonas.encoders import ENCODINGS, EncodingEntry, register_encoding, unregister_encoding
 from bonas.kernels import KERNELS, register_kernel
-from bonas.evaluators import NASWOT, TrainingEvaluator
+from bonas.evaluators import KNAS, NASWOT, TrainingEvaluator
 from bonas.journal import Journal, JournalCorruptError
 from bonas.journal_lock import JournalLockedError
 from bonas.loop import EvaluationError, run
@@ -63,6 +63,7 @@ __all__ = [
     "RayBackend",
     "EvaluationError",
     "run",
+    "KNAS",
     "NASWOT",
     "TrainingEvaluator",
     "build_network",

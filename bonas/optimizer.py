@@ -182,10 +182,14 @@ class Optimizer:
             (``"kdpp"``, the default for ``n > 1``; ``"kdpp-anchored"``; ``"kdpp-map"``; ``"greedy"``, the default
             for ``n = 1``; ``"kriging-believer"``; ``"ts"``; each class in :mod:`bonas.batch.rules` says what it
             does). In-flight architectures are never proposed and, for every rule but ``"ts"``, lower the value
-            of their look-alikes.
+            of their look-alikes. With ``constraints`` or several ``objectives`` a batch is always greedy (each pick
+            pending for the next, see :mod:`bonas.outcome_proposal`); another rule is refused.
         """
         check_int(n, "ask(n)", minimum=1)
         self.check_writable()
+        if batch is not None and batch != "greedy" and self._outcome_asks:
+            raise ValueError(f"batch={batch!r}: an optimizer with constraints or several objectives chooses batches "
+                             "greedily, each pick pending for the next (batch='greedy' or None)")
         batch = check_choice(batch, "batch", BATCH_RULES) if batch is not None else ("kdpp" if n > 1 else "greedy")
         # a fixed function of the seed and the number of asks so far: the same after a resume
         rng = np.random.default_rng([self.settings.seed, self._n_asks])
@@ -210,6 +214,12 @@ class Optimizer:
             self._registry.add(trial)
             trials.append(trial)
         return trials
+
+    @property
+    def _outcome_asks(self) -> bool:
+        """Whether asks go through :func:`~bonas.outcome_proposal.propose_outcomes` (constraints, or several
+        objectives) rather than an acquisition and a batch rule."""
+        return self.outcomes is not None and (self.outcomes.is_multi_objective or bool(self.outcomes.constraints))
 
     def _kernel_states(self) -> dict[str, Any]:
         """The journal's record of the fitted kernels: ``{"kernel": ...}``, or ``{"kernels": {metric: ...}}``
@@ -250,7 +260,7 @@ class Optimizer:
             self.last_selection = "all-left"
             return what_is_left(self.space, candidates, n, self._feasible)
         pending = [trial.arch for trial in self.pending]
-        if self.outcomes is not None and (self.outcomes.is_multi_objective or self.outcomes.constraints):
+        if self._outcome_asks:
             proposal = propose_outcomes(self.surrogates, self.outcomes, candidates, n, rng,
                                         observed=[(trial.arch, trial.values) for trial in done], pending=pending,
                                         cache_candidates=self.space.is_enumerable)

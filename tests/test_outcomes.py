@@ -196,3 +196,10 @@ def test_multi_objective_asks_use_hypervolume_improvement_and_batches_are_distin
     for trial in batch:
         opt.tell(trial, metrics_of(table, trial.arch))
     assert all(math.isfinite(t.values["latency_ms"]) for t in opt.pareto_front())
+
+
+def test_other_batch_rules_are_refused_with_several_objectives() -> None:
+    opt = Optimizer(NASBench201Space(), objectives={"accuracy": "max", "latency_ms": "min"})
+    with pytest.raises(ValueError, match="chooses batches greedily"):
+        opt.ask(4, batch="kdpp")
+    assert len(opt.ask(4)) == 4 and len(opt.ask(2, batch="greedy")) == 2
