@@ -92,7 +92,7 @@ class Acquisition:
         return acquisition_values(model, candidates_X, self.kind, best_f, pending_X, seed)
 
 
-def _best_unchosen(values: Tensor, chosen: list[int]) -> int:
+def best_unchosen(values: Tensor, chosen: list[int]) -> int:
     """Index of the largest of ``m`` ``values`` that is not in ``chosen``."""
     if chosen:
         values = values.clone()
@@ -128,7 +128,7 @@ def select_greedy(
     chosen: list[int] = []
     pending = pending_X
     for step in range(q):
-        best = _best_unchosen(acquisition_values(model, candidates_X, kind, best_f, pending, seed + step), chosen)
+        best = best_unchosen(acquisition_values(model, candidates_X, kind, best_f, pending, seed + step), chosen)
         chosen.append(best)
         new = candidates_X[best].unsqueeze(0)
         pending = new if pending is None else torch.cat([pending, new])
@@ -169,7 +169,7 @@ def select_kriging_believer(
         model = believe(model, pending_X)
     chosen: list[int] = []
     for _ in range(q):
-        best = _best_unchosen(acquisition_values(model, candidates_X, kind, best_f), chosen)
+        best = best_unchosen(acquisition_values(model, candidates_X, kind, best_f), chosen)
         chosen.append(best)
         model = believe(model, candidates_X[best].unsqueeze(0))
     return chosen

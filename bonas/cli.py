@@ -195,11 +195,7 @@ def _search(args: argparse.Namespace, console: Console) -> int:
         return 2
     # counted on the untrained network before any evaluation: a cell over budget is never trained
     feasible = None if args.max_params is None else ParamBudget(evaluate.build, args.max_params)
-    objectives = None
-    if args.objectives is not None:
-        value_name, _ = args.objectives
-        objectives = {value_name: "max", "params": "min"}
-        evaluate = WithParams(evaluate, evaluate.build, objective=value_name)
+    objectives = None if args.objectives is None else {args.objectives[0]: "max", "params": "min"}
     if args.journal is not None and args.journal.exists():
         try:
             opt = Optimizer.load(args.journal, space=space, feasible=feasible)
@@ -210,6 +206,11 @@ def _search(args: argparse.Namespace, console: Console) -> int:
                 if getattr(opt.settings, name) != getattr(args, name)}
         if kept:
             console.print(f"[yellow]resuming {args.journal}: its settings {kept} are kept over the options given")
+        written = None if opt.outcomes is None else dict(opt.outcomes.objectives)
+        if written != objectives:
+            console.print(f"[red]cannot resume {args.journal}: it was written with objectives {written}, not "
+                          f"{objectives}; pass the same --objectives", soft_wrap=True)
+            return 2
     else:  # a new journal is written only once the data is known to be good
         try:
             opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal, feasible=feasible,
@@ -217,6 +218,8 @@ def _search(args: argparse.Namespace, console: Console) -> int:
         except (JournalLockedError, ValueError, OSError) as error:
             console.print(f"[red]bonas search: cannot create {args.journal}: {error}", soft_wrap=True)
             return 2
+    if objectives is not None:
+        evaluate = WithParams(evaluate, evaluate.build, objective=args.objectives[0])
     console.print(f"search {space.name} with {args.evaluator} on {args.data}: {args.trials} trials, {args.workers} "
                   "worker(s)")
     start = time.perf_counter()
@@ -227,7 +230,8 @@ def _search(args: argparse.Namespace, console: Console) -> int:
     wall = time.perf_counter() - start
     if opt.outcomes is not None and opt.outcomes.is_multi_objective:
         return _print_front(opt, args, wall, console)
-    complete = sorted((trial for trial in opt.trials if trial.state == TrialState.COMPLETE), key=lambda t: -t.value)
+    # best first: a search's journal has one unnamed, maximised objective (several objectives went above)
+    complete = sorted(opt.feasible_completed(), key=lambda t: t.value, reverse=opt.settings.maximize)
     n_failed = sum(trial.state == TrialState.FAILED for trial in opt.trials)
     metric = "NASWOT score" if args.evaluator == "naswot" else "validation accuracy (%)"
     shown = Table(title=f"best {min(5, len(complete))} of {len(complete)} evaluated cells ({n_failed} failed)")
@@ -256,10 +260,10 @@ def _print_front(opt: Optimizer, args: argparse.Namespace, wall: float, console:
         shown.add_row(str(trial.id), *(f"{trial.values[name]:,.4g}" for name in names), trial.arch_str)
     console.print(shown)
     signed = opt.outcomes.signed([trial.values for trial in opt.completed]).numpy()
-    labels = [f"{name} (%)" if direction == "max" else name for name, direction in opt.outcomes.objectives]
     args.front_plot.parent.mkdir(parents=True, exist_ok=True)
-    plot_fronts({opt.settings.encoding: signed}, None, labels, args.front_plot,
-                f"bonas search {opt.space.name}: {len(opt.completed)} cells")
+    plot_fronts({opt.settings.encoding: signed}, None, list(names), args.front_plot,
+                f"bonas search {opt.space.name}: {len(opt.completed)} cells",
+                minimised=[direction == "min" for _, direction in opt.outcomes.objectives])
     console.print(f"{len(opt.trials)} trials in {wall:.1f} s; front plotted to {args.front_plot}"
                   + (f"; journal {args.journal}" if args.journal else ""))
     return 0

@@ -60,9 +60,10 @@ def run(
     nothing left to ask ends the run once the trials in flight are told (logged),
     with fewer than ``n_trials`` told.
 
-    :param evaluate: ``arch -> float`` or ``arch -> {"value": float, ...}``. Process backends pickle it
-        (``LocalBackend`` with cloudpickle: lambdas and closures too); one that cannot be is refused with a
-        ``TypeError`` before any trial is asked.
+    :param evaluate: ``arch -> float`` or ``arch -> {"value": float, ...}`` (for an optimizer with named
+        ``objectives``, ``{"value": {metric: float, ...}, ...}``, e.g. :class:`~bonas.WithParams`). Process
+        backends pickle it (``LocalBackend`` with cloudpickle: lambdas and closures too); one that cannot be is
+        refused with a ``TypeError`` before any trial is asked.
     :param backend: where evaluations run (default: ``LocalBackend(max_in_flight)``, shut down at the end).
     :param fail_fast: stop when the first this many evaluations told in this run all fail with the same
         error: the backend is shut down and :class:`EvaluationError` raised; the failures are told, trials

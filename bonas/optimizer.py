@@ -26,7 +26,7 @@ from bonas.device import resolve_device
 from bonas.encoders import ENCODINGS
 from bonas.journal import Journal
 from bonas.outcome_proposal import propose_outcomes
-from bonas.outcomes import Outcomes, pareto_indices
+from bonas.outcomes import Outcomes, pareto_indices, rank_and_crowding
 from bonas.persistence import create_journal, load_journal
 from bonas.proposal import propose
 from bonas.settings import OptimizerSettings
@@ -54,9 +54,10 @@ class Optimizer:
         :meth:`load`. On an enumerable space, one that rejects every architecture is refused here (the space is
         scanned up to its first feasible cell; answers are cached per architecture).
     :param objectives: named objectives, e.g. ``{"accuracy": "max", "latency_ms": "min"}``: ``tell`` then takes a
-        dict of them. Each gets a GP on the same encoding; with two or more, asks maximise botorch's
-        ``qLogNoisyExpectedHypervolumeImprovement`` and :meth:`pareto_front` holds the result
-        (:attr:`best_trial` raises). ``None``: one unnamed value per tell.
+        dict of them. Each gets a GP on the same encoding; with two or more, asks maximise botorch's hypervolume
+        improvement (``qLogNoisyExpectedHypervolumeImprovement``; ``qLogExpectedHypervolumeImprovement`` for a
+        ``deterministic`` objective with nothing pending, see :mod:`bonas.outcome_proposal`) and
+        :meth:`pareto_front` holds the result (:attr:`best_trial` raises). ``None``: one unnamed value per tell.
     :param constraints: constraints measured with the result, e.g. ``{"latency_ms": ("<=", 14.0)}`` (bounds
         inclusive), told in the same dict as the objectives (so they need ``objectives``). Each constrained metric
         gets its own GP on the same encoding, and asks weigh the acquisition by the probability of feasibility
@@ -74,7 +75,8 @@ class Optimizer:
                  device: str = "auto", kdpp_pool: int | None = None, kdpp_temperature: float = 1.0,
                  checkpoint: str | Path | None = None, feasible: Callable[[Any], bool] | None = None,
                  objectives: Mapping[str, str] | None = None,
-                 constraints: Mapping[str, tuple[str, float]] | None = None, _journal: Journal | None = None, _settings: OptimizerSettings | None = None) -> None:
+                 constraints: Mapping[str, tuple[str, float]] | None = None, _journal: Journal | None = None,
+                 _settings: OptimizerSettings | None = None) -> None:
         self._feasible = None if feasible is None else Feasibility(feasible, space)
         # a journal being loaded passes its settings, read and checked once (persistence.load_journal)
         outcomes = None if _settings is not None else Outcomes.from_arguments(objectives, constraints)
@@ -187,10 +189,11 @@ class Optimizer:
         """
         check_int(n, "ask(n)", minimum=1)
         self.check_writable()
-        if batch is not None and batch != "greedy" and self._outcome_asks:
+        if batch is None:
+            batch = "kdpp" if n > 1 else "greedy"
+        elif check_choice(batch, "batch", BATCH_RULES) != "greedy" and self._outcome_asks:
             raise ValueError(f"batch={batch!r}: an optimizer with constraints or several objectives chooses batches "
                              "greedily, each pick pending for the next (batch='greedy' or None)")
-        batch = check_choice(batch, "batch", BATCH_RULES) if batch is not None else ("kdpp" if n > 1 else "greedy")
         # a fixed function of the seed and the number of asks so far: the same after a resume
         rng = np.random.default_rng([self.settings.seed, self._n_asks])
         kernel_state = None
@@ -231,23 +234,19 @@ class Optimizer:
         return {"kernels": {metric: state for metric, state in states.items() if state is not None}}
 
     def _ranked(self, done: list[Trial]) -> list[Trial]:
-        """``done`` best first, the parents of the local pool: feasible before infeasible (by how far they miss),
-        then by value, or by Pareto layer (non-dominated first) with several objectives."""
+        """``done`` best first, the parents of the local pool: feasible before infeasible (by how far they miss,
+        :meth:`Outcomes.violation`), then by value; with several objectives by Pareto layer (non-dominated first)
+        and, within a layer, by NSGA-II's crowding distance, so that the parents spread along the front (its two
+        ends first) instead of crowding at the end of the first objective."""
         if self.outcomes is None:
             return sorted(done, key=lambda trial: -self._sign * trial.value)
         violation = [self.outcomes.violation(trial.values) for trial in done]
-        signed = self.outcomes.signed([trial.values for trial in done])
-        layer = [0] * len(done)
-        remaining = list(range(len(done)))
-        depth = 0
-        while remaining:
-            front = set(pareto_indices(signed[remaining]))
-            for position, index in enumerate(remaining):
-                if position in front:
-                    layer[index] = depth
-            remaining = [index for position, index in enumerate(remaining) if position not in front]
-            depth += 1
-        order = sorted(range(len(done)), key=lambda i: (violation[i], layer[i], -float(signed[i, 0])))
+        signed = self.outcomes.signed([trial.values for trial in done]).numpy()
+        if not self.outcomes.is_multi_objective:
+            order = sorted(range(len(done)), key=lambda i: (violation[i], -signed[i, 0]))
+            return [done[index] for index in order]
+        layer, crowding = rank_and_crowding(signed)
+        order = sorted(range(len(done)), key=lambda i: (violation[i], layer[i], -crowding[i], -signed[i, 0]))
         return [done[index] for index in order]
 
     def _model_based(self, n: int, batch: str, rng: np.random.Generator) -> list[Any]:
@@ -261,9 +260,11 @@ class Optimizer:
             return what_is_left(self.space, candidates, n, self._feasible)
         pending = [trial.arch for trial in self.pending]
         if self._outcome_asks:
+            feasible = [(self._feasible is None or self._feasible(trial.arch))
+                        and self.outcomes.is_feasible(trial.values) for trial in done]
             proposal = propose_outcomes(self.surrogates, self.outcomes, candidates, n, rng,
-                                        observed=[(trial.arch, trial.values) for trial in done], pending=pending,
-                                        cache_candidates=self.space.is_enumerable)
+                                        observed=[(trial.arch, trial.values) for trial in done], feasible=feasible,
+                                        pending=pending, cache_candidates=self.space.is_enumerable)
         else:
             proposal = propose(self.surrogate, self.acquisition, self.settings, candidates, n, batch, rng,
                                observed=[(trial.arch, self._sign * trial.value) for trial in done],
@@ -358,7 +359,7 @@ class Optimizer:
         :param space: the search space, needed for a space bonas cannot build by name (a
             ``CellSpace``, a ``SubsetSpace``, your own ``Space``); its name must be the journal's.
         :param read_only: read the journal without its lock (e.g. while a run writes it): the
-            trials and ``best_trial`` are there, ``ask``, ``tell`` and ``attach`` raise.
+            trials, ``best_trial`` and :meth:`pareto_front` are there, ``ask``, ``tell`` and ``attach`` raise.
         :param feasible: the feasibility predicate the journal was written with (its settings name it).
         """
         return load_journal(cls, path, in_flight=in_flight, device=device, space=space, read_only=read_only,

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from botorch.utils.multi_objective.pareto import is_non_dominated
 from torch import Tensor
@@ -50,6 +51,9 @@ class Outcomes:
             if operator not in CONSTRAINT_OPERATORS:
                 raise ValueError(f"constraint on {metric!r} has operator {operator!r}; expected '<=' or '>='")
             check_finite(bound, f"bound of the constraint on {metric!r}")
+        # bounds as floats, so that settings compare and serialise alike whatever number type was given
+        object.__setattr__(self, "constraints", tuple((metric, operator, float(bound))
+                                                      for metric, operator, bound in self.constraints))
         constrained = [metric for metric, _, _ in self.constraints]
         if len(set(constrained)) != len(constrained):
             raise ValueError(f"constraints name a metric twice: {constrained}")
@@ -66,21 +70,22 @@ class Outcomes:
                              "objectives={'accuracy': 'max'}, constraints={'latency_ms': ('<=', 14.0)}")
         if not isinstance(objectives, Mapping):
             raise ValueError(f"objectives is {objectives!r}; expected a dict of name -> 'max' or 'min'")
+        if constraints is not None and not isinstance(constraints, Mapping):
+            raise ValueError(f"constraints is {constraints!r}; expected a dict of metric -> (operator, bound), e.g. "
+                             "{'latency_ms': ('<=', 14.0)}")
         parsed = []
         for metric, rule in dict(constraints or {}).items():
             if not isinstance(rule, Sequence) or isinstance(rule, str) or len(rule) != 2:
                 raise ValueError(f"constraint on {metric!r} is {rule!r}; expected (operator, bound), e.g. ('<=', 14.0)")
-            operator, bound = rule
-            parsed.append((metric, operator, check_finite(bound, f"bound of the constraint on {metric!r}")))
+            parsed.append((metric, *rule))
         return cls(tuple(objectives.items()), tuple(parsed))
 
     @classmethod
-    def from_json(cls, objectives: Any, constraints: Any) -> "Outcomes | None":
-        """The outcomes as :meth:`to_json` wrote them (lists), ``None`` for a journal without them."""
-        if objectives is None:
-            return None
-        return cls(tuple((str(name), str(direction)) for name, direction in objectives),
-                   tuple((str(metric), str(operator), float(bound)) for metric, operator, bound in constraints or ()))
+    def from_json(cls, objectives: Any, constraints: Any) -> "Outcomes":
+        """The outcomes as settings hold them (tuples, or the lists a journal holds); ``ValueError`` naming a
+        malformed entry."""
+        return cls(_entries(objectives, 2, "objectives", "(name, 'max' | 'min')"),
+                   _entries(constraints or (), 3, "constraints", "(metric, '<=' | '>=', bound)"))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -129,13 +134,11 @@ class Outcomes:
                    for metric, operator, bound in self.constraints)
 
     def violation(self, values: Mapping[str, float]) -> float:
-        """How far one told dict is outside its constraints (the sum of the amounts by which bounds are missed)."""
+        """How far one told dict is outside its constraints: the sum over constraints of the amount by which the
+        bound is missed, relative to the bound's size (``|bound|``, or 1 for a bound of 0), so that constraints in
+        different units weigh alike."""
         return sum(max(0.0, values[metric] - bound if operator == "<=" else bound - values[metric])
-                   for metric, operator, bound in self.constraints)
-
-    def to_json(self) -> tuple[list[list[Any]], list[list[Any]]]:
-        """``(objectives, constraints)`` as JSON lists, for the journal's settings."""
-        return [list(item) for item in self.objectives], [list(item) for item in self.constraints]
+                   / (abs(bound) or 1.0) for metric, operator, bound in self.constraints)
 
 
 def pareto_indices(signed_values: Tensor) -> list[int]:
@@ -143,6 +146,63 @@ def pareto_indices(signed_values: Tensor) -> list[int]:
     if len(signed_values) == 0:
         return []
     return torch.nonzero(is_non_dominated(signed_values, deduplicate=False)).flatten().tolist()
+
+
+def non_dominated_sort(Y: np.ndarray | Tensor) -> np.ndarray:
+    """The non-domination rank of each row of ``Y`` (``n x k``, maximised): ``0`` for the Pareto front,
+    ``1`` for the front of the rest, and so on (fronts peeled with :func:`pareto_indices`)."""
+    Y = torch.as_tensor(np.asarray(Y, dtype=float))
+    ranks = np.full(len(Y), -1)
+    remaining = np.arange(len(Y))
+    rank = 0
+    while len(remaining):
+        front = np.zeros(len(remaining), dtype=bool)
+        front[pareto_indices(Y[remaining])] = True
+        ranks[remaining[front]] = rank
+        remaining = remaining[~front]
+        rank += 1
+    return ranks
+
+
+def crowding_distance(Y: np.ndarray | Tensor) -> np.ndarray:
+    """NSGA-II's crowding distance of each row of ``Y`` (``n x k``, one front), Deb et al. 2002.
+
+    Per objective, the rows are sorted by it; the two boundary rows get infinity and every interior row
+    adds the gap between its two neighbours divided by the objective's range (nothing when the range is 0).
+    """
+    Y = np.asarray(Y, dtype=float)
+    distance = np.zeros(len(Y))
+    for column in Y.T:
+        order = np.argsort(column, kind="stable")
+        distance[order[[0, -1]]] = np.inf
+        span = column[order[-1]] - column[order[0]]
+        if len(Y) > 2 and span > 0:
+            distance[order[1:-1]] += (column[order[2:]] - column[order[:-2]]) / span
+    return distance
+
+
+def rank_and_crowding(Y: np.ndarray | Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's non-domination rank (:func:`non_dominated_sort`) and its crowding distance within its own
+    front (:func:`crowding_distance`)."""
+    Y = np.asarray(Y, dtype=float)
+    ranks = non_dominated_sort(Y)
+    crowding = np.zeros(len(ranks))
+    for rank in np.unique(ranks):
+        members = ranks == rank
+        crowding[members] = crowding_distance(Y[members])
+    return ranks, crowding
+
+
+def _entries(value: Any, width: int, what: str, form: str) -> tuple[tuple[Any, ...], ...]:
+    """``value`` as a tuple of ``width``-tuples; ``ValueError`` naming ``what`` and the entry otherwise."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise ValueError(f"{what} is {value!r}; expected a sequence of {form}")
+    entries = []
+    for entry in value:
+        if isinstance(entry, (str, bytes)) or not isinstance(entry, Sequence) or len(entry) != width:
+            raise ValueError(f"an entry of {what} is {entry!r}; expected {form}")
+        entries.append(tuple(entry))
+    return tuple(entries)
 
 
 def _check_name(name: Any, what: str) -> None:

@@ -145,7 +145,8 @@ def _apply(optimizer: "Optimizer", event: dict[str, Any]) -> None:
     if kind == "ask":
         _restore_ask(optimizer, event)
     elif kind == "attach":
-        optimizer.attach(optimizer.space.from_str(event["arch"]), event.get("values", event["value"]), event.get("info"))
+        optimizer.attach(optimizer.space.from_str(event["arch"]), event.get("values", event["value"]),
+                         event.get("info"))
     elif kind == "create":
         raise ValueError("a second 'create' event")
     else:

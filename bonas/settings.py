@@ -110,6 +110,15 @@ class OptimizerSettings:
             if self.outcome_transform != "standardize":
                 raise ValueError(f"outcome_transform={self.outcome_transform!r} is for one unnamed objective; with "
                                  "objectives= every metric's GP standardises its values")
+            if outcomes.is_multi_objective or outcomes.constraints:
+                # their asks are botorch's constrained EI or hypervolume improvement, batches greedy
+                chosen = {"acquisition": (self.acquisition, "ei"), "kdpp_pool": (self.kdpp_pool, None),
+                          "kdpp_temperature": (self.kdpp_temperature, 1.0)}
+                for name, (value, default) in chosen.items():
+                    if value != default:
+                        raise ValueError(f"{name}={value!r} is for one objective without constraints; with "
+                                         "constraints or several objectives asks maximise botorch's constrained EI "
+                                         "or hypervolume improvement and batches are greedy")
         if self.outcome_transform == "log-error" and not self.maximize:
             raise ValueError("outcome_transform='log-error' models maximised accuracies; it needs maximize=True")
 

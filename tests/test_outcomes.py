@@ -120,9 +120,10 @@ def test_signed_bounds_follow_the_objective_directions() -> None:
     outcomes = Outcomes((("accuracy", "max"), ("latency_ms", "min")),
                         (("latency_ms", "<=", 14.0), ("accuracy", ">=", 70.0), ("memory", "<=", 2.0)))
     assert outcomes.metrics == ("accuracy", "latency_ms", "memory")
-    # the latency model is fitted to -latency: latency <= 14 is -latency >= -14
-    assert signed_bounds(outcomes) == {1: (-14.0, None), 0: (70.0, None), 2: (None, 2.0)}
-    assert outcomes.violation({"accuracy": 65.0, "latency_ms": 15.5, "memory": 1.0}) == pytest.approx(6.5)
+    # constrained objectives get outputs of their own after the metrics (latency 3, accuracy 4); the latency model
+    # is fitted to -latency: latency <= 14 is -latency >= -14
+    assert signed_bounds(outcomes) == {3: (-14.0, None), 4: (70.0, None), 2: (None, 2.0)}
+    assert outcomes.violation({"accuracy": 65.0, "latency_ms": 15.5, "memory": 1.0}) == pytest.approx(1.5 / 14 + 5 / 70)
 
 
 def test_reference_point_is_below_the_feasible_front() -> None:
@@ -181,7 +182,7 @@ def test_constrained_asks_learn_the_measured_constraint(table) -> None:
     assert opt.best_trial is not None and opt.best_trial.values["latency_ms"] <= 3.9
 
 
-@pytest.mark.parametrize("deterministic, acquisition", [(True, "qlogehvi"), (False, "qlognehvi")])
+@pytest.mark.parametrize("deterministic, acquisition", [(True, "qlogehvi+qlognehvi"), (False, "qlognehvi")])
 def test_multi_objective_asks_use_hypervolume_improvement_and_batches_are_distinct(table, deterministic,
                                                                                   acquisition) -> None:
     opt = Optimizer(table.space, objectives={"accuracy": "max", "latency_ms": "min"}, n_initial=6, seed=1,
@@ -203,3 +204,81 @@ def test_other_batch_rules_are_refused_with_several_objectives() -> None:
     with pytest.raises(ValueError, match="chooses batches greedily"):
         opt.ask(4, batch="kdpp")
     assert len(opt.ask(4)) == 4 and len(opt.ask(2, batch="greedy")) == 2
+
+
+def test_a_constraint_on_the_objective_itself_is_modelled_on_an_output_of_its_own(table) -> None:
+    opt = Optimizer(table.space, objectives={"accuracy": "max"}, constraints={"accuracy": (">=", 70.0)},
+                    n_initial=4, seed=2, deterministic=True)
+    for _ in range(7):
+        trial = opt.ask(1)[0]
+        opt.tell(trial, {"accuracy": metrics_of(table, trial.arch)["accuracy"]})
+    assert opt.last_selection == "logcei"
+    assert signed_bounds(opt.outcomes) == {1: (70.0, None)}
+
+
+def test_several_objectives_with_a_constraint_and_pending_trials(table) -> None:
+    """Pending trials with a noise-free objective go to qLogNEHVI (qLogEHVI's cost is exponential in them)."""
+    opt = Optimizer(table.space, objectives={"accuracy": "max", "latency_ms": "min"},
+                    constraints={"latency_ms": ("<=", 6.0)}, n_initial=5, seed=4, deterministic=True)
+    for _ in range(5):
+        trial = opt.ask(1)[0]
+        opt.tell(trial, metrics_of(table, trial.arch))
+    in_flight = opt.ask(3)
+    assert opt.last_selection == "qlogehvi+qlognehvi"
+    more = opt.ask(2)
+    assert opt.last_selection == "qlognehvi" and len({t.arch_str for t in in_flight + more}) == 5
+    for trial in in_flight + more:
+        opt.tell(trial, metrics_of(table, trial.arch))
+    assert all(t.values["latency_ms"] <= 6.0 for t in opt.pareto_front())
+
+
+def test_a_noisy_multi_objective_resume_asks_the_same_and_leaves_the_global_generator_alone(tmp_path, table) -> None:
+    def run(storage):
+        opt = Optimizer(table.space, objectives={"accuracy": "max", "latency_ms": "min"}, n_initial=4, seed=5,
+                        storage=storage)
+        for _ in range(6):
+            trial = opt.ask(1)[0]
+            opt.tell(trial, metrics_of(table, trial.arch))
+        return opt
+
+    path = tmp_path / "noisy.jsonl"
+    run(path).close()
+    torch.manual_seed(0)
+    state = torch.random.get_rng_state()
+    straight = run(None)
+    assert straight.last_selection == "qlognehvi"
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert Optimizer.load(path).ask(1)[0].arch_str == straight.ask(1)[0].arch_str
+
+
+def test_attached_dicts_replay_and_a_read_only_load_has_the_front(tmp_path, table) -> None:
+    path = tmp_path / "attached.jsonl"
+    opt = Optimizer(table.space, objectives={"accuracy": "max", "latency_ms": "min"}, storage=path)
+    archs = {table.space.canonical_key(arch): arch for arch in table.space.sample(8, np.random.default_rng(3))}
+    for arch in archs.values():
+        opt.attach(arch, metrics_of(table, arch))
+    front = [t.arch_str for t in opt.pareto_front()]
+    loaded = Optimizer.load(path, read_only=True)
+    assert [t.arch_str for t in loaded.pareto_front()] == front
+    assert [t.values for t in loaded.completed] == [t.values for t in opt.completed]
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"objectives": {"accuracy": "max"}}, "objectives is {'accuracy': 'max'}; expected a sequence"),
+    ({"objectives": "accuracy"}, "objectives is 'accuracy'"),
+    ({"objectives": (("accuracy", "max"),), "constraints": ("lat",)}, "an entry of constraints is 'lat'"),
+    ({"objectives": (("a", "max"), ("b", "min")), "acquisition": "ucb"}, "acquisition='ucb' is for one objective"),
+])
+def test_malformed_settings_name_what_is_wrong(fields, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        OptimizerSettings(space="nb201", **fields)
+
+
+def test_constraints_given_as_a_list_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="constraints is"):
+        Optimizer(NASBench201Space(), objectives={"accuracy": "max"}, constraints=[("lat", "<=", 3)])
+
+
+def test_violation_weighs_constraints_in_different_units_alike() -> None:
+    outcomes = Outcomes((("accuracy", "max"),), (("latency_ms", "<=", 10.0), ("params", "<=", 1e6)))
+    assert outcomes.violation({"accuracy": 90.0, "latency_ms": 11.0, "params": 1.1e6}) == pytest.approx(0.2)

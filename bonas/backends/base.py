@@ -50,7 +50,8 @@ def call_evaluate(evaluate: Evaluate, arch: Any) -> tuple[float | dict[str, floa
         except ValueError as error:
             return None, {}, f"{error}; return numbers, strings, lists or dicts besides 'value'"
         if "value" not in result:
-            return None, info, f"evaluate returned a dict without a 'value' entry: keys {sorted(result)}"
+            return None, info, (f"evaluate returned a dict without a 'value' entry: keys {sorted(result)} (named "
+                                f"metrics go under 'value': {{'value': {{'accuracy': ..., 'latency_ms': ...}}}})")
         result = result["value"]
     try:
         result = _plain(result)

@@ -139,6 +139,9 @@ class WithParams:
     def __call__(self, arch: Any) -> dict[str, Any]:
         params = count_params(self.build(arch))
         result = self.evaluate(arch)
-        info = {key: item for key, item in result.items() if key != "value"} if isinstance(result, dict) else {}
-        value = result.get("value") if isinstance(result, dict) else result
-        return {**info, "value": {self.objective: value, "params": params}}
+        if not isinstance(result, dict):
+            return {"value": {self.objective: result, "params": params}}
+        if "value" not in result:
+            raise ValueError(f"evaluate returned a dict without a 'value' entry: keys {sorted(result)}")
+        info = {key: item for key, item in result.items() if key != "value"}
+        return {**info, "value": {self.objective: result["value"], "params": params}}

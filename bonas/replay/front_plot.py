@@ -23,7 +23,7 @@ def _staircase(front: np.ndarray) -> np.ndarray:
 
 
 def plot_fronts(found: dict[str, np.ndarray], true_Y: np.ndarray | None, labels: Sequence[str], path: Path,
-                title: str) -> None:
+                title: str, minimised: Sequence[bool] | None = None) -> None:
     """One panel per method: every point found (grey), its non-dominated ones as a step line, the true front.
 
     :param found: per method, the ``n x 2`` points found (one seed, or all seeds stacked), maximised.
@@ -31,12 +31,14 @@ def plot_fronts(found: dict[str, np.ndarray], true_Y: np.ndarray | None, labels:
         search), and no true front is drawn.
     :param labels: the two objectives' labels; a negated cost (``latency...``, ``params``, ``flops``) is drawn
         in its own units, un-negated.
+    :param minimised: which objectives are negated costs, drawn un-negated; ``None`` reads it from the labels.
     :raises ValueError: not two objectives.
     """
     if len(labels) != 2 or (true_Y is not None and np.shape(true_Y)[1:] != (2,)):
         raise ValueError(f"a front plot needs two objectives; got labels {list(labels)} and a table of shape "
                          f"{np.shape(true_Y)}")
-    signs = np.array([-1.0 if is_negated(label) else 1.0 for label in labels])
+    minimised = [is_negated(label) for label in labels] if minimised is None else list(minimised)
+    signs = np.array([-1.0 if negated else 1.0 for negated in minimised])
     true_front = None if true_Y is None else _staircase(true_Y[pareto_mask(true_Y)]) * signs
     figure = Figure(figsize=(4.2 * max(len(found), 1), 4))
     axes = figure.subplots(1, max(len(found), 1), squeeze=False, sharex=True, sharey=True)[0]

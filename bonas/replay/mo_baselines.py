@@ -13,52 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from bonas.outcomes import crowding_distance, non_dominated_sort, rank_and_crowding
 from bonas.replay.baselines import Baseline
-from bonas.replay.pareto import pareto_mask
 from bonas.spaces.base import Space
 from bonas.validation import check_int
 
-
-def non_dominated_sort(Y: np.ndarray) -> np.ndarray:
-    """The non-domination rank of each row of ``Y`` (``n x k``, maximised): ``0`` for the Pareto front,
-    ``1`` for the front of the rest, and so on (fronts peeled with :func:`pareto_mask`)."""
-    Y = np.asarray(Y, dtype=float)
-    ranks = np.full(len(Y), -1)
-    remaining = np.arange(len(Y))
-    rank = 0
-    while len(remaining):
-        front = pareto_mask(Y[remaining])
-        ranks[remaining[front]] = rank
-        remaining = remaining[~front]
-        rank += 1
-    return ranks
-
-
-def crowding_distance(Y: np.ndarray) -> np.ndarray:
-    """NSGA-II's crowding distance of each row of ``Y`` (``n x k``, one front), Deb et al. 2002.
-
-    Per objective, the rows are sorted by it; the two boundary rows get infinity and every interior row
-    adds the gap between its two neighbours divided by the objective's range (nothing when the range is 0).
-    """
-    Y = np.asarray(Y, dtype=float)
-    distance = np.zeros(len(Y))
-    for column in Y.T:
-        order = np.argsort(column, kind="stable")
-        distance[order[[0, -1]]] = np.inf
-        span = column[order[-1]] - column[order[0]]
-        if len(Y) > 2 and span > 0:
-            distance[order[1:-1]] += (column[order[2:]] - column[order[:-2]]) / span
-    return distance
-
-
-def rank_and_crowding(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's non-domination rank and its crowding distance within its own front."""
-    ranks = non_dominated_sort(Y)
-    crowding = np.zeros(len(ranks))
-    for rank in np.unique(ranks):
-        members = ranks == rank
-        crowding[members] = crowding_distance(np.asarray(Y, dtype=float)[members])
-    return ranks, crowding
+__all__ = ["MO_BASELINES", "MOBaseline", "MORandomSearch", "NSGA2", "crowding_distance", "non_dominated_sort",
+           "rank_and_crowding"]
 
 
 class MOBaseline(Baseline):

@@ -46,6 +46,8 @@ class MultiObjectiveSpec:
     objectives: tuple[str, ...] = ("accuracy", "latency:eyeriss")
     queries: int = 150
     batch_size: int = 1
+    space = "nb201"
+    """The space of every multi-objective replay (a class attribute, not a field)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objectives", tuple(self.objectives))
@@ -105,8 +107,10 @@ class _BonasMultiObjective:
         return [trial.arch for trial in trials]
 
     def tell(self, archs: Sequence[Any], values: Sequence[Sequence[float]]) -> None:
-        for arch in archs:
-            self.optimizer.tell(self._trials.pop(self.optimizer.space.to_str(arch)), self.table.told(arch, self.names))
+        """Tell each architecture's maximised objectives, in their own units (costs un-negated) and by name."""
+        for arch, point in zip(archs, values):
+            told = {name: float(-value if is_negated(name) else value) for name, value in zip(self.names, point)}
+            self.optimizer.tell(self._trials.pop(self.optimizer.space.to_str(arch)), told)
 
 
 def multi_objective_replay(method: str, seed: int, spec: MultiObjectiveSpec) -> list[dict[str, Any]]:

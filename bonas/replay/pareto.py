@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from botorch.utils.multi_objective.hypervolume import Hypervolume
-from botorch.utils.multi_objective.pareto import is_non_dominated
 
 from bonas.nasbench.nb201 import NASBench201Table, check_device
+from bonas.outcomes import pareto_indices
 
 NEGATED_PREFIXES = ("latency", "params", "flops")
 """Objective names (and labels) that start with one of these are costs, negated to be maximised."""
@@ -39,7 +39,9 @@ def pareto_mask(Y: np.ndarray) -> np.ndarray:
     Every copy of a non-dominated point counts as non-dominated (botorch's ``deduplicate=False``).
     """
     Y = _as_matrix(Y)
-    return is_non_dominated(torch.as_tensor(Y, dtype=torch.double), deduplicate=False).numpy()
+    mask = np.zeros(len(Y), dtype=bool)
+    mask[pareto_indices(torch.as_tensor(Y, dtype=torch.double))] = True
+    return mask
 
 
 def true_front(table_Y: np.ndarray) -> np.ndarray:

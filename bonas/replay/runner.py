@@ -219,7 +219,7 @@ def _run_tasks(spec: ReplaySpec | MultiObjectiveSpec, tasks: Sequence[tuple[str,
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, disable=not show_progress) as progress:
-        bar = progress.add_task(f"replay {getattr(spec, 'space', 'nb201')} {spec.dataset}", total=len(tasks))
+        bar = progress.add_task(f"replay {spec.space} {spec.dataset}", total=len(tasks))
         if jobs <= 1:
             for method, seed in tasks:
                 progress.update(bar, description=f"{method} seed {seed}")

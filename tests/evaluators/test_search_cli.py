@@ -47,3 +47,36 @@ def test_max_params_searches_only_cells_under_the_budget_and_resumes_only_with_i
     assert "written with the feasibility predicate 'params<=300000'" in " ".join(capsys.readouterr().out.split())
     assert main(["search", "--trials", "6", "--workers", "1", "--max-params", str(budget),
                  "--journal", str(journal)]) == 0
+
+
+def test_search_with_objectives_prints_and_plots_the_front_and_resumes_only_with_them(tmp_path, capsys):
+    journal, plot = tmp_path / "front.jsonl", tmp_path / "front.png"
+    assert main(["search", "--space", "nb201", "--evaluator", "naswot", "--data", "digits", "--trials", "5",
+                 "--workers", "1", "--objectives", "score,params", "--front-plot", str(plot),
+                 "--journal", str(journal)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "Pareto front:" in printed and plot.stat().st_size > 0
+    opt = bonas.Optimizer.load(journal, read_only=True)
+    assert dict(opt.outcomes.objectives) == {"score": "max", "params": "min"}
+    told = opt.completed
+    assert len(told) == 5 and all(t.values["params"] == t.info["params"] > 0 for t in told)
+    front = opt.pareto_front()
+    assert front and all(not any(o.values["score"] >= f.values["score"] and o.values["params"] <= f.values["params"]
+                                 and o.values != f.values for o in told) for f in front)
+    assert main(["search", "--trials", "6", "--journal", str(journal)]) == 2
+    assert "written with objectives" in " ".join(capsys.readouterr().out.split())
+    assert main(["search", "--trials", "6", "--workers", "1", "--objectives", "score,params",
+                 "--front-plot", str(plot), "--journal", str(journal)]) == 0
+    assert len(bonas.Optimizer.load(journal, read_only=True).completed) == 6
+
+
+def test_with_params_tells_the_value_and_the_parameter_count():
+    space = bonas.NASBench201Space()
+    arch = space.sample(1, __import__("numpy").random.default_rng(0))[0]
+    build = lambda arch: bonas.build_network(space, arch, num_classes=10)  # noqa: E731
+    count = bonas.networks.count_params(build(arch))
+    assert bonas.WithParams(lambda arch: 91.5, build)(arch) == {"value": {"accuracy": 91.5, "params": count}}
+    assert bonas.WithParams(lambda arch: {"value": 3.0, "epochs": 2}, build, objective="score")(arch) == {
+        "epochs": 2, "value": {"score": 3.0, "params": count}}
+    with pytest.raises(ValueError, match="without a 'value' entry"):
+        bonas.WithParams(lambda arch: {"epochs": 2}, build)(arch)
