@@ -156,10 +156,12 @@ def observed_front(signed: Tensor, feasible: Sequence[bool]) -> Tensor:
 
 
 def reference_point(signed: Tensor, feasible: Sequence[bool]) -> Tensor:
-    """botorch's reference point (:func:`infer_reference_point`) for :func:`observed_front`, slightly worse than its
-    nadir; while nothing is feasible, for the front of all observations."""
-    front = observed_front(signed, feasible)
-    return infer_reference_point(front if len(front) else signed[pareto_indices(signed)])
+    """botorch's reference point (:func:`infer_reference_point`: the nadir minus a tenth of the range) of every
+    feasible observation, not only of their front (of all observations while none is feasible): the front's own
+    nadir would leave out of the hypervolume every cell worse than the front's worst value in one objective, such
+    as the fast, less accurate end of an accuracy-latency front that the search has not reached yet."""
+    mask = torch.tensor(feasible, dtype=torch.bool, device=signed.device)
+    return infer_reference_point(signed[mask] if bool(mask.any()) else signed)
 
 
 @torch.no_grad()

@@ -126,10 +126,12 @@ def test_signed_bounds_follow_the_objective_directions() -> None:
     assert outcomes.violation({"accuracy": 65.0, "latency_ms": 15.5, "memory": 1.0}) == pytest.approx(1.5 / 14 + 5 / 70)
 
 
-def test_reference_point_is_below_the_feasible_front() -> None:
-    signed = torch.tensor([[90.0, -3.0], [94.0, -8.0], [99.0, -1.0]], dtype=torch.double)
-    ref = reference_point(signed, [True, True, False])
-    assert bool((ref < torch.tensor([90.0, -8.0], dtype=torch.double)).all())
+def test_reference_point_is_below_every_feasible_observation_not_only_the_front() -> None:
+    """A dominated feasible cell (60 %, 2 ms) sets the reference: the fast end still counts before it is reached."""
+    signed = torch.tensor([[90.0, -3.0], [94.0, -8.0], [99.0, -1.0], [60.0, -2.0]], dtype=torch.double)
+    ref = reference_point(signed, [True, True, False, True])
+    assert bool((ref < torch.tensor([60.0, -8.0], dtype=torch.double)).all())
+    assert bool((reference_point(signed, [False] * 4) < torch.tensor([60.0, -8.0], dtype=torch.double)).all())
 
 
 @pytest.mark.parametrize("constraints", [None, {"latency_ms": ("<=", 3.0)}])
