@@ -9,7 +9,8 @@ output of its own). The pool is scored by botorch's own acquisition functions:
   LogEI over the best feasible value, Gardner et al. 2014), a batch built greedily with each pick believed at
   its posterior mean (Kriging believer, :func:`bonas.acquisition.believe`) before the next is scored;
 * two or more objectives: the hypervolume improvement over the Pareto front of the feasible observations, with
-  constraints as feasibility weights, the reference point inferred by botorch from that front, and a batch built
+  constraints as feasibility weights, the reference point inferred by botorch from all feasible observations
+  (:func:`reference_point`), and a batch built
   greedily with the picks so far pending. Noise-free objectives (``deterministic``) with nothing pending use
   ``qLogExpectedHypervolumeImprovement`` over the observed front itself, the cheapest exact form; noisy ones, and
   any ask with points pending (in flight, or picked before in the batch), use
