@@ -28,7 +28,6 @@ batch, the mean of ``G``. ``benchmarks/bench_knas.py`` measures both choices.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,11 +37,9 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, replace_all_batch_norm_modules_, vmap
 from torch.nn import functional as F
 
-from bonas.device import resolve_device
 from bonas.evaluators.data import ArrayData, CIFAR10Folder, as_image_data, image_shape
-from bonas.networks import build_network, check_input, count_params
+from bonas.evaluators.zero_cost import ZeroCostEvaluator
 from bonas.spaces.base import Space
-from bonas.spaces.nb201 import NASBench201Space
 from bonas.validation import check_int
 
 
@@ -109,7 +106,7 @@ def _one_at_a_time(network: nn.Module) -> nn.Module:
     return replace_all_batch_norm_modules_(copy.deepcopy(network)).train()
 
 
-class KNAS:
+class KNAS(ZeroCostEvaluator):
     """A picklable ``arch -> dict``: ``value`` (the KNAS score), ``params``, ``time_s`` and ``device``.
 
     Scores the untrained network of each architecture on one fixed batch of
@@ -134,36 +131,19 @@ class KNAS:
             raise TypeError(f"KNAS needs labels: data must be an (images, labels) pair, a CIFAR10Folder or a torch "
                             f"Dataset, got a {type(data).__name__} of images alone")
         data = as_image_data(data, "data")
-        if len(data) < batch_size:
-            raise ValueError(f"data holds {len(data)} images, fewer than batch_size {batch_size}")
-        self.space = space if space is not None else NASBench201Space()
-        self.network_options = {"channels": channels, "cells_per_stage": cells_per_stage}
-        self.num_classes, self.in_channels = num_classes, image_shape(data)[0]
-        check_input(self.space, image_shape(data), num_classes, **self.network_options)
+        picks = self._set_up(data, space, batch_size, seed, device, num_classes, channels, cells_per_stage,
+                             num_threads)
         self._check_one_at_a_time(image_shape(data))
-        picks = np.random.default_rng(seed).choice(len(data), size=batch_size, replace=False)
         self.images, self.labels = _batch(data, picks)
         if int(self.labels.max()) >= num_classes:
             raise ValueError(f"data has label {int(self.labels.max())}, outside 0 .. {num_classes - 1} for "
                              f"num_classes {num_classes}")
-        self.device, self.seed, self.num_threads = device, seed, num_threads
 
-    def build(self, arch: Any) -> nn.Module:
-        """The untrained network of ``arch`` that this evaluator scores."""
-        return build_network(self.space, arch, self.num_classes, self.in_channels, **self.network_options)
+    def _score(self, network: nn.Module, device: torch.device) -> float:
+        return knas_score(network, self.images.to(device), self.labels.to(device))
 
-    def __call__(self, arch: Any) -> dict[str, Any]:
-        if self.num_threads is not None:
-            torch.set_num_threads(self.num_threads)
-        device = resolve_device(self.device)
-        start = time.perf_counter()
-        torch.manual_seed(self.seed)
-        network = self.build(arch)
-        score = knas_score(network.to(device), self.images.to(device), self.labels.to(device))
-        if not np.isfinite(score):
-            raise ValueError(f"KNAS score is not finite ({score}): the network's gradients overflowed")
-        return {"value": score, "params": count_params(network), "time_s": time.perf_counter() - start,
-                "device": str(device)}
+    def _not_finite(self, score: float) -> str:
+        return f"KNAS score is not finite ({score}): the network's gradients overflowed"
 
     def _check_one_at_a_time(self, shape: tuple[int, int, int]) -> None:
         """Raise ``ValueError`` unless one image alone goes through the space's networks in training mode.

@@ -12,18 +12,15 @@ the authors' code does.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from bonas.device import resolve_device
-from bonas.evaluators.data import ArrayData, CIFAR10Folder, as_image_data, image_shape
-from bonas.networks import build_network, check_input, count_params
+from bonas.evaluators.data import ArrayData, CIFAR10Folder, as_image_data
+from bonas.evaluators.zero_cost import ZeroCostEvaluator
 from bonas.spaces.base import Space
-from bonas.spaces.nb201 import NASBench201Space
 from bonas.validation import check_int
 
 
@@ -48,7 +45,7 @@ def naswot_score(network: nn.Module, x: Tensor) -> float:
     return float(torch.linalg.slogdet(kernel.cpu()).logabsdet)
 
 
-class NASWOT:
+class NASWOT(ZeroCostEvaluator):
     """A picklable ``arch -> dict``: ``value`` (the NASWOT score), ``params``, ``time_s`` and ``device``.
 
     Scores the untrained network of each architecture on one fixed batch of
@@ -70,33 +67,16 @@ class NASWOT:
         if isinstance(data, (np.ndarray, Tensor)):
             data = (data, np.zeros(len(data), dtype=np.int64))
         data = as_image_data(data, "data")
-        if len(data) < batch_size:
-            raise ValueError(f"data holds {len(data)} images, fewer than batch_size {batch_size}")
-        self.space = space if space is not None else NASBench201Space()
-        self.network_options = {"channels": channels, "cells_per_stage": cells_per_stage}
-        self.num_classes, self.in_channels = num_classes, image_shape(data)[0]
-        check_input(self.space, image_shape(data), num_classes, **self.network_options)
-        picks = np.random.default_rng(seed).choice(len(data), size=batch_size, replace=False)
+        picks = self._set_up(data, space, batch_size, seed, device, num_classes, channels, cells_per_stage,
+                             num_threads)
         self.images = _images(data, picks)
-        self.device, self.seed, self.num_threads = device, seed, num_threads
 
-    def build(self, arch: Any) -> nn.Module:
-        """The untrained network of ``arch`` that this evaluator scores."""
-        return build_network(self.space, arch, self.num_classes, self.in_channels, **self.network_options)
+    def _score(self, network: nn.Module, device: torch.device) -> float:
+        return naswot_score(network, self.images.to(device))
 
-    def __call__(self, arch: Any) -> dict[str, Any]:
-        if self.num_threads is not None:
-            torch.set_num_threads(self.num_threads)
-        device = resolve_device(self.device)
-        start = time.perf_counter()
-        torch.manual_seed(self.seed)
-        network = self.build(arch)
-        score = naswot_score(network.to(device), self.images.to(device))
-        if not np.isfinite(score):
-            raise ValueError(f"NASWOT kernel is singular (score {score}): the network's ReLUs tell no two inputs "
-                             f"of the batch apart")
-        return {"value": score, "params": count_params(network), "time_s": time.perf_counter() - start,
-                "device": str(device)}
+    def _not_finite(self, score: float) -> str:
+        return (f"NASWOT kernel is singular (score {score}): the network's ReLUs tell no two inputs of the batch "
+                f"apart")
 
 
 def _images(data: Any, picks: np.ndarray) -> Tensor:
