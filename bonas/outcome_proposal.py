@@ -39,6 +39,7 @@ from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from torch import Tensor
 
 from bonas.acquisition import SELECTION_ERRORS, believe, best_unchosen, fallback_selection
+from bonas.fused_kernel import load_fused_kernel
 from bonas.outcomes import Outcomes, pareto_indices
 from bonas.proposal import Proposal
 from bonas.surrogate import Surrogate
@@ -174,6 +175,7 @@ def _select_hypervolume(model: ModelListGP, outcomes: Outcomes, candidates_X: Te
     k = len(outcomes.objectives)
     objective = IdentityMCMultiOutputObjective(outcomes=list(range(k))) if model.num_outputs > k else None
     constraints = _constraint_callables(signed_bounds(outcomes)) or None
+    load_fused_kernel()
     ref_point = reference_point(signed, feasible)
     front = observed_front(signed, feasible)
     chosen: list[int] = []
