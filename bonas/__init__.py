@@ -1,5 +1,15 @@
 """bonas: Bayesian optimisation for neural architecture search."""
 
+import warnings
+
+with warnings.catch_warnings():
+    # linear_operator (under gpytorch and botorch) decorates functions with torch.jit.script at import, which
+    # torch 2.10+ deprecates with a warning per decorated function: nothing a bonas user can act on. Only that
+    # message, only during this import; every later warning is left as it is.
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
+    import linear_operator  # noqa: F401
+
 from bonas.acquisition import Acquisition
 from bonas.backends import Backend, LocalBackend, Outcome, RayBackend
 from bonas.batch import BATCH_RULES, BatchRule, BatchRuleEntry, register_batch_rule, unregister_batch_rule

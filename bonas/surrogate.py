@@ -31,6 +31,7 @@ from botorch.models.utils.gpytorch_modules import (
     get_gaussian_likelihood_with_lognormal_prior,
 )
 from gpytorch.kernels import Kernel
+from gpytorch.utils.warnings import NumericalWarning
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.operators import DiagLinearOperator
 from linear_operator.utils.errors import NanError, NotPSDError
@@ -146,8 +147,13 @@ class FitResult:
 def _build(train_X: Tensor, train_Y: Tensor, kernel: Kernel, deterministic: bool) -> ArchitectureGP:
     if deterministic:
         train_Yvar = torch.full_like(train_Y, DETERMINISTIC_NOISE) * train_Y.var().clamp_min(1e-12)
-        return ArchitectureGP(train_X, train_Y, train_Yvar=train_Yvar, covar_module=kernel,
-                              outcome_transform=Standardize(m=1))
+        with warnings.catch_warnings():
+            # The pinned noise, standardised, is DETERMINISTIC_NOISE up to rounding, which gpytorch's fixed-noise
+            # likelihood rounds up to its own floor (1e-6 in double) with a NumericalWarning: on every fit of
+            # every noise-free search. The rounding is intended, so that one warning is silenced, here only.
+            warnings.filterwarnings("ignore", message="Very small noise values detected", category=NumericalWarning)
+            return ArchitectureGP(train_X, train_Y, train_Yvar=train_Yvar, covar_module=kernel,
+                                  outcome_transform=Standardize(m=1))
     # botorch's default likelihood: a LogNormal(-4, 1) prior on the noise variance (Hvarfner et al. 2024). Without
     # it, fits on 12-epoch validation accuracies found the mode "everything is noise" (outputscale 1e-7, noise 0.93)
     # and the warm start kept every later fit there: CIFAR-100 seeds stalled (benchmarks/RESULTS.md, issue 18)
