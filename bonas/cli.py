@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from gpytorch.utils.warnings import NumericalWarning
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bonas.backends import LocalBackend
+from bonas.backends.ray import import_ray
+from bonas.console import command_console, print_table
 from bonas.evaluators import NASWOT, CIFAR10Folder, TrainingEvaluator, digits
 from bonas.journal import JournalCorruptError
+from bonas.journal_report import print_report, read_report, write_report
 from bonas.journal_lock import JournalLockedError
 from bonas.loop import run
 from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
@@ -26,21 +31,24 @@ from bonas.batch.rules import BATCH_RULES
 from bonas.encoders import ENCODINGS
 from bonas.networks import ParamBudget, WithParams
 from bonas.optimizer import Optimizer
+from bonas.progress import DEFAULT_INTERVAL_S, INTERVAL_VARIABLE
 from bonas.replay.benchmark import NB101_OBJECTIVES, NB201_OBJECTIVES, ReplayBenchmark, ReplaySpec, make_benchmark
-from bonas.replay.report import (OUTPUT_NAMES, check_output_folder, print_summary, summarize, write_fallback,
-                                write_outputs)
+from bonas.replay.figures import FIGURE_FORMATS, FigureOptions, in_format
+from bonas.replay.report import (OUTPUT_NAMES, check_output_folder, print_summary, read_trials, summarize,
+                                write_fallback, write_figures, write_outputs)
 from bonas.replay.runner import BACKENDS, ReplayInterrupted, make_backend, run_replays
 from bonas.replay.constraints import TableConstraint
-from bonas.replay.front_plot import plot_fronts
 from bonas.replay.mo_baselines import MO_BASELINES
 from bonas.replay.multi import OUTPUT_NAMES as MULTI_OBJECTIVE_OUTPUTS
 from bonas.replay.multi import (MultiObjectiveSpec, check_multi_objective_method, multi_objective_table,
-                                write_multi_objective_outputs)
+                                write_multi_objective_figures, write_multi_objective_outputs)
 from bonas.replay.strategies import check_method, methods
 from bonas.spaces.registry import space_from_name, space_names
 from bonas.trial import TrialState
 
 EVALUATORS = ("naswot", "train")
+SEARCH_JOURNAL = "journal.jsonl"
+"""The journal's name in ``bonas search --out DIR`` when ``--journal`` is not given."""
 
 
 def _top(args: argparse.Namespace, console: Console) -> int:
@@ -51,11 +59,11 @@ def _top(args: argparse.Namespace, console: Console) -> int:
     shown = Table(title=f"NAS-Bench-201 {table.dataset}: top {args.k} cells by {args.metric}")
     for column in ("rank", "index", args.metric, "params"):
         shown.add_column(column, justify="right")
-    shown.add_column("cell", overflow="fold")
+    shown.add_column("cell")
     for rank, row in enumerate(best_rows, start=1):
         record = table.query(archs[row])
         shown.add_row(str(rank), str(row), f"{metric[row]:.4f}", f"{record.params:,}", record.arch_str)
-    console.print(shown)
+    print_table(shown, console)
     console.print(f"optimum {args.metric}: {table.optimum(args.metric):.4f}")
     return 0
 
@@ -82,12 +90,16 @@ def _replay_multi_objective(args: argparse.Namespace, console: Console) -> int:
                                   batch_size=args.batch_size)
         table = multi_objective_table(spec)
         check_output_folder(args.out)
+        figures = _figure_options(args, methods)
     except (KeyError, ValueError) as error:
         console.print(f"[red]bonas replay: {error.args[0] if isinstance(error, KeyError) else error}", soft_wrap=True)
         return 2
+    if args.plot_only:
+        return _replot(args, console, lambda rows: write_multi_objective_figures(rows, spec, args.out, spec.title,
+                                                                                 figures))
     jobs = min(args.jobs, os.cpu_count() or 1)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    title = f"NB201 {args.dataset}, {' x '.join(spec.objectives)}"
+    title = spec.title
     console.print(f"replay {title}: methods {', '.join(methods)}; {args.seeds} seed(s) from {args.first_seed}; "
                   f"{args.queries} queries in batches of {args.batch_size}; {jobs} job(s); true hypervolume "
                   f"{table.scale.true_hypervolume:.4f}")
@@ -96,12 +108,13 @@ def _replay_multi_objective(args: argparse.Namespace, console: Console) -> int:
         rows = run_replays(spec, methods, seeds, jobs=jobs)
     except ReplayInterrupted as interrupted:
         if interrupted.rows:
-            write_multi_objective_outputs(interrupted.rows, spec, args.out, f"{title}, interrupted")
+            write_multi_objective_outputs(interrupted.rows, spec, args.out, f"{title}, interrupted", figures)
             console.print(f"interrupted: wrote the {interrupted.finished} finished replays to {args.out}")
         return 130
-    summary = write_multi_objective_outputs(rows, spec, args.out, f"{title}, {args.seeds} seed(s)")
+    summary = write_multi_objective_outputs(rows, spec, args.out, title, figures)
     print_summary(summary, f"{title}: mean hypervolume regret ± s.e. over {args.seeds} seed(s)", console)
-    console.print(f"wrote {', '.join(MULTI_OBJECTIVE_OUTPUTS)} to {args.out} in {time.perf_counter() - start:.1f} s")
+    console.print(f"wrote {', '.join(in_format(MULTI_OBJECTIVE_OUTPUTS, figures.format))} to {args.out} in "
+                  f"{time.perf_counter() - start:.1f} s")
     return 0
 
 
@@ -118,10 +131,16 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
                       batch_size=args.batch_size, asynchronous=args.asynchronous, constraint=args.constraint)
     try:
         benchmark = make_benchmark(spec)
+        if args.backend == "ray":  # before the output folder is made: nothing is written without Ray
+            import_ray()
         check_output_folder(args.out)
-    except ValueError as error:
-        console.print(f"[red]bonas replay: {error}", soft_wrap=True)
+        figures = _figure_options(args, args.methods)
+    except (ValueError, ImportError) as error:
+        console.print(f"[red]bonas replay: {escape(str(error))}", soft_wrap=True)
         return 2
+    if args.plot_only:
+        return _replot(args, console, lambda rows: write_figures(rows, benchmark.space, args.out, benchmark.title,
+                                                                 figures))
     if args.asynchronous and args.backend != "inline":
         console.print("[red]--asynchronous simulates each evaluation's duration from the table; use --backend inline")
         return 2
@@ -146,7 +165,8 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
             console.print(f"interrupted: none of the {interrupted.total} (method, seed) replays had finished; "
                           f"nothing written", soft_wrap=True)
             return 130
-        where = _write_replay(interrupted.rows, benchmark, args.out, f"{benchmark.name}, interrupted", console)
+        where = _write_replay(interrupted.rows, benchmark, args.out, f"{benchmark.title}, interrupted", figures,
+                              console)
         console.print(f"interrupted: wrote the {interrupted.finished} of {interrupted.total} (method, seed) replays "
                       f"that had finished to {where}", soft_wrap=True)
         return 130
@@ -154,27 +174,40 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
         if backend is not None:
             backend.shutdown()
     wall = time.perf_counter() - start
-    where = _write_replay(rows, benchmark, args.out, f"{benchmark.name}, {args.seeds} seed(s)", console)
+    where = _write_replay(rows, benchmark, args.out, benchmark.title, figures, console)
     print_summary(summarize(rows), f"{benchmark.name}: mean regret ± s.e. over {args.seeds} seed(s) (optimum "
                                    f"{benchmark.optimum:.4f} %)", console)
     if where != args.out:
         return 1
-    console.print(f"wrote {', '.join(OUTPUT_NAMES)} to {args.out} in {wall:.1f} s")
+    console.print(f"wrote {', '.join(in_format(OUTPUT_NAMES, figures.format))} to {args.out} in {wall:.1f} s")
     return 0
 
 
 def _write_replay(rows: list[dict[str, Any]], benchmark: ReplayBenchmark, out: Path, title: str,
-                  console: Console) -> Path:
+                  figures: FigureOptions, console: Console) -> Path:
     """Write the outputs into ``out``, or, should that fail, into a temporary folder; return where they went."""
     try:
-        write_outputs(rows, benchmark.space, out, title=title)
+        write_outputs(rows, benchmark.space, out, title, figures)
     except Exception as error:  # whatever failed, the computed replays must not be lost
-        fallback = write_fallback(rows, benchmark.space, title)
+        fallback = write_fallback(rows, benchmark.space, title, figures)
         written = ", ".join(sorted(path.name for path in fallback.iterdir()))
-        console.print(f"[red]bonas replay: could not write the outputs to {out} ({type(error).__name__}: {error}); "
+        console.print(f"[red]bonas replay: could not write the outputs to {out} ({type(error).__name__}: {escape(str(error))}); "
                       f"wrote the {len(rows)} computed trial rows as {written} to {fallback} instead", soft_wrap=True)
         return fallback
     return out
+
+
+TRAINING_LR = inspect.signature(TrainingEvaluator).parameters["lr"].default
+"""The training evaluator's own default learning rate (``bonas search --lr``'s default)."""
+
+
+def _evaluator_description(args: argparse.Namespace) -> str:
+    """What produces a search's values, in words, as its journal records it (a resume must match it)."""
+    batch = "" if args.batch_size is None else f" batch_size={args.batch_size}"
+    if args.evaluator == "naswot":
+        return f"naswot data={args.data} seed={args.seed}{batch}"
+    lr = "" if args.lr == TRAINING_LR else f" lr={args.lr:g}"
+    return f"{args.evaluator} data={args.data} epochs={args.epochs} seed={args.seed}{batch}{lr}"
 
 
 def _search(args: argparse.Namespace, console: Console) -> int:
@@ -186,86 +219,106 @@ def _search(args: argparse.Namespace, console: Console) -> int:
     threads = max(1, (os.cpu_count() or 1) // args.workers)
     try:
         if args.evaluator == "naswot":
-            evaluate = NASWOT(train_data, space, seed=args.seed, num_threads=threads)
+            evaluate = NASWOT(train_data, space, seed=args.seed, num_threads=threads, device=args.device,
+                              **({} if args.batch_size is None else {"batch_size": args.batch_size}))
         else:
             evaluate = TrainingEvaluator(train_data, val_data, epochs=args.epochs, seed=args.seed, space=space,
-                                         num_threads=threads)
+                                         num_threads=threads, device=args.device, lr=args.lr,
+                                         **({} if args.batch_size is None else {"batch_size": args.batch_size}))
     except ValueError as error:
-        console.print(f"[red]bonas search: {error}", soft_wrap=True)
+        console.print(f"[red]bonas search: {escape(str(error))}", soft_wrap=True)
         return 2
     # counted on the untrained network before any evaluation: a cell over budget is never trained
     feasible = None if args.max_params is None else ParamBudget(evaluate.build, args.max_params)
     objectives = None if args.objectives is None else {args.objectives[0]: "max", "params": "min"}
-    if args.journal is not None and args.journal.exists():
+    evaluator = _evaluator_description(args)
+    if args.journal is None and args.out is None:
+        args.out = Path("runs/search") / time.strftime("%Y%m%d-%H%M%S")
+    journal = args.journal if args.journal is not None else args.out / SEARCH_JOURNAL
+    if journal.exists():
         try:
-            opt = Optimizer.load(args.journal, space=space, feasible=feasible)
+            opt = Optimizer.load(journal, space=space, feasible=feasible)
         except (JournalCorruptError, JournalLockedError, ValueError, OverflowError, OSError) as error:
-            console.print(f"[red]cannot resume {args.journal}: {error}", soft_wrap=True)
+            console.print(f"[red]cannot resume {journal}: {escape(str(error))}", soft_wrap=True)
             return 2
-        kept = {name: getattr(opt.settings, name) for name in ("encoding", "seed")
+        kept = {name: getattr(opt.settings, name) for name in ("encoding", "seed", "n_initial")
                 if getattr(opt.settings, name) != getattr(args, name)}
         if kept:
-            console.print(f"[yellow]resuming {args.journal}: its settings {kept} are kept over the options given")
+            console.print(f"[yellow]resuming {journal}: its settings {kept} are kept over the options given")
         written = None if opt.outcomes is None else dict(opt.outcomes.objectives)
         if written != objectives:
-            console.print(f"[red]cannot resume {args.journal}: it was written with objectives {written}, not "
+            console.print(f"[red]cannot resume {journal}: it was written with objectives {written}, not "
                           f"{objectives}; pass the same --objectives", soft_wrap=True)
             return 2
+        if opt.settings.evaluator != evaluator:
+            if not args.force:
+                written_by = ("an evaluator it does not name (an earlier bonas)" if opt.settings.evaluator is None
+                              else repr(opt.settings.evaluator))
+                console.print(f"[red]cannot resume {journal}: its values come from {written_by}, not {evaluator!r};"
+                              " the two would mix in one search. Pass the same --evaluator, --data, --epochs and "
+                              "--seed, or --force to mix them anyway", soft_wrap=True)
+                opt.close()
+                return 2
+            console.print(f"[yellow]resuming {journal} with {evaluator!r} although its values come from "
+                          f"{opt.settings.evaluator!r} (--force)", soft_wrap=True)
     else:  # a new journal is written only once the data is known to be good
         try:
-            opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=args.journal, feasible=feasible,
-                            objectives=objectives)
+            opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=journal, feasible=feasible,
+                            objectives=objectives, evaluator=evaluator, n_initial=args.n_initial,
+                            device=args.device)
         except (JournalLockedError, ValueError, OSError) as error:
-            console.print(f"[red]bonas search: cannot create {args.journal}: {error}", soft_wrap=True)
+            console.print(f"[red]bonas search: cannot create {journal}: {escape(str(error))}", soft_wrap=True)
             return 2
     if objectives is not None:
         evaluate = WithParams(evaluate, evaluate.build, objective=args.objectives[0])
-    console.print(f"search {space.name} with {args.evaluator} on {args.data}: {args.trials} trials, {args.workers} "
-                  "worker(s)")
+    resumed = sum(trial.state in (TrialState.COMPLETE, TrialState.FAILED) for trial in opt.trials)
+    console.print(f"search {space.name} with {args.evaluator} on {args.data}: {args.trials} trials"
+                  + (f" ({resumed} told before)" if resumed else "") + f", {args.workers} worker(s); journal "
+                  f"{journal}" + (f", outputs in {args.out}" if args.out is not None else ""), soft_wrap=True)
     start = time.perf_counter()
-    with LocalBackend(n_workers=args.workers) as backend, warnings.catch_warnings():
-        # linear_operator's jitter notices would interleave with the progress bar; fit fallbacks are logged anyway
-        warnings.filterwarnings("ignore", category=NumericalWarning)
-        run(opt, evaluate, backend=backend, n_trials=args.trials, max_in_flight=args.workers)
-    wall = time.perf_counter() - start
-    if opt.outcomes is not None and opt.outcomes.is_multi_objective:
-        return _print_front(opt, args, wall, console)
-    # best first: a search's journal has one unnamed, maximised objective (several objectives went above)
-    complete = sorted(opt.feasible_completed(), key=lambda t: t.value, reverse=opt.settings.maximize)
-    n_failed = sum(trial.state == TrialState.FAILED for trial in opt.trials)
-    metric = "NASWOT score" if args.evaluator == "naswot" else "validation accuracy (%)"
-    shown = Table(title=f"best {min(5, len(complete))} of {len(complete)} evaluated cells ({n_failed} failed)")
-    for column in ("trial", metric):
-        shown.add_column(column, justify="right")
-    shown.add_column("cell", overflow="fold")
-    for trial in complete[:5]:
-        shown.add_row(str(trial.id), f"{trial.value:.4f}", trial.arch_str)
-    console.print(shown)
-    if complete:
-        console.print(f"best {metric}: {complete[0].value:.4f}  {complete[0].arch_str}")
-    console.print(f"{len(opt.trials)} trials in {wall:.1f} s" + (f"; journal {args.journal}" if args.journal else ""))
+    try:
+        with LocalBackend(n_workers=args.workers, timeout_s=args.timeout) as backend, warnings.catch_warnings():
+            # linear_operator's jitter notices would interleave with the progress bar; fit fallbacks are logged
+            warnings.filterwarnings("ignore", category=NumericalWarning)
+            run(opt, evaluate, backend=backend, n_trials=args.trials, max_in_flight=args.workers)
+    except KeyboardInterrupt:
+        opt.close()
+        _search_outputs(journal, args, time.perf_counter() - start, console)
+        console.print(f"interrupted: {journal} holds every trial told so far; the same command resumes it",
+                      soft_wrap=True)
+        return 130
+    opt.close()
+    return _search_outputs(journal, args, time.perf_counter() - start, console)
+
+
+def _search_outputs(journal: Path, args: argparse.Namespace, wall: float, console: Console) -> int:
+    """The state of the search read back from its journal, printed, and its outputs written to ``--out``."""
+    report = read_report(journal)
+    print_report(report, console, value_name="NASWOT score" if args.evaluator == "naswot"
+                 else "validation accuracy (%)")
+    console.print(f"{len(report.trials)} trials in {wall:.1f} s; journal {journal}", soft_wrap=True)
+    if args.out is None:
+        console.print(f"bonas report {journal} --out DIR writes its trials.csv and plots", soft_wrap=True)
+        return 0
+    written = write_report(report, args.out)
+    console.print(f"wrote {', '.join(path.name for path in written)} to {args.out}", soft_wrap=True)
     return 0
 
 
-def _print_front(opt: Optimizer, args: argparse.Namespace, wall: float, console: Console) -> int:
-    """The Pareto front of a multi-objective search, printed and plotted (``--front-plot``)."""
-    names = opt.outcomes.names
-    front = sorted(opt.pareto_front(), key=lambda trial: trial.values[names[0]])
-    n_failed = sum(trial.state == TrialState.FAILED for trial in opt.trials)
-    shown = Table(title=f"Pareto front: {len(front)} of {len(opt.completed)} evaluated cells ({n_failed} failed)")
-    for column in ("trial", *names):
-        shown.add_column(column, justify="right")
-    shown.add_column("cell", overflow="fold")
-    for trial in front:
-        shown.add_row(str(trial.id), *(f"{trial.values[name]:,.4g}" for name in names), trial.arch_str)
-    console.print(shown)
-    signed = opt.outcomes.signed([trial.values for trial in opt.completed]).numpy()
-    args.front_plot.parent.mkdir(parents=True, exist_ok=True)
-    plot_fronts({opt.settings.encoding: signed}, None, list(names), args.front_plot,
-                f"bonas search {opt.space.name}: {len(opt.completed)} cells",
-                minimised=[direction == "min" for _, direction in opt.outcomes.objectives])
-    console.print(f"{len(opt.trials)} trials in {wall:.1f} s; front plotted to {args.front_plot}"
-                  + (f"; journal {args.journal}" if args.journal else ""))
+def _report(args: argparse.Namespace, console: Console) -> int:
+    try:
+        report = read_report(args.path)
+    except (FileNotFoundError, IsADirectoryError, JournalCorruptError) as error:
+        console.print(f"[red]bonas report: {escape(str(error))}", soft_wrap=True)
+        return 2
+    print_report(report, console)
+    if args.out is not None:
+        try:
+            written = write_report(report, args.out)
+        except OSError as error:
+            console.print(f"[red]bonas report: cannot write to {args.out}: {escape(str(error))}", soft_wrap=True)
+            return 2
+        console.print(f"wrote {', '.join(path.name for path in written)} to {args.out}", soft_wrap=True)
     return 0
 
 
@@ -289,7 +342,7 @@ def _pretrain_cate(args: argparse.Namespace, console: Console) -> int:
                                       config=config, command=command, seed=args.seed, epochs=args.epochs,
                                       batch_size=args.batch_size, lr=args.lr, device=args.device)
     except ValueError as error:
-        console.print(f"[red]pretrain-cate: {error}")
+        console.print(f"[red]pretrain-cate: {escape(str(error))}")
         return 2
     last = result.history[-1]
     console.print(f"CATE for {space.name}: {args.epochs} epochs in {result.seconds:.1f} s; held-out masked-op "
@@ -315,6 +368,13 @@ def _journal(text: str) -> Path:
     return path
 
 
+def _out_folder(text: str) -> Path:
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is an existing file; expected a folder (created if need be)")
+    return path
+
+
 def _methods(text: str) -> list[str]:
     methods = [name.strip() for name in text.split(",") if name.strip()]
     if not methods:
@@ -329,6 +389,44 @@ def _methods(text: str) -> list[str]:
     if len(set(methods)) != len(methods):
         raise argparse.ArgumentTypeError(f"a method is named twice in {text!r}")
     return methods
+
+
+def _plot_size(text: str) -> tuple[float, float]:
+    try:
+        return FigureOptions(size=tuple(float(side) for side in text.split(","))).size
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected the figure's width,height in inches, e.g. 3.4,2.8; got "
+                                         f"{text!r}") from None
+
+
+def _plot_methods(text: str) -> tuple[str, ...]:
+    try:
+        return FigureOptions(methods=tuple(name.strip() for name in text.split(",") if name.strip())).methods
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _figure_options(args: argparse.Namespace, replayed: list[str]) -> FigureOptions:
+    """The figures ``--plot-*`` ask for; ``ValueError`` naming a ``--plot-methods`` method not replayed."""
+    unknown = [] if args.plot_only else [name for name in args.plot_methods or () if name not in replayed]
+    if unknown:
+        raise ValueError(f"--plot-methods names {unknown}, which --methods does not replay ({','.join(replayed)})")
+    return FigureOptions(format=args.plot_format, size=args.plot_size, methods=args.plot_methods)
+
+
+def _replot(args: argparse.Namespace, console: Console, draw: Callable[[list[dict[str, Any]]], list[Path]]) -> int:
+    """``--plot-only``: the figures of ``--out`` redrawn from its ``trials.csv`` by ``draw``."""
+    trials = args.out / "trials.csv"
+    try:
+        rows = read_trials(trials)
+        paths = draw(rows)
+    except (OSError, KeyError, ValueError) as error:
+        console.print(f"[red]bonas replay --plot-only: cannot redraw the figures from {trials}: {escape(str(error))}",
+                      soft_wrap=True)
+        return 2
+    console.print(f"redrew {', '.join(path.name for path in paths)} in {args.out} from the {len(rows)} rows of "
+                  f"{trials}", soft_wrap=True)
+    return 0
 
 
 def _constraint(text: str) -> str:
@@ -351,9 +449,16 @@ def _batch_rules_help() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every sub-command."""
-    parser = argparse.ArgumentParser(prog="bonas", description="Bayesian optimisation for neural architecture search.")
+    parser = argparse.ArgumentParser(
+        prog="bonas", description="Bayesian optimisation for neural architecture search.",
+        epilog=f"Progress of replay, search and pretrain-cate: a bar in a terminal; with the output going to a file, "
+               f"a plain line every {INTERVAL_VARIABLE} seconds (default {DEFAULT_INTERVAL_S:g}; 0: at every step) "
+               f"with the work done, the best so far, the time elapsed and the time left.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    top = commands.add_parser("top", help="print the best NAS-Bench-201 cells of a dataset and the optimum")
+    top = commands.add_parser("top", help="print the best NAS-Bench-201 cells of a dataset and the optimum",
+                              description="Lists the k best cells of a NAS-Bench-201 table by one column (their "
+                                          "table index, accuracy, parameter count and architecture string): the "
+                                          "optimum a replay's regret is measured against.")
     top.add_argument("--dataset", default="cifar10", choices=DATASETS, help="NAS-Bench-201 dataset (default: cifar10)")
     top.add_argument("--metric", default="test_accuracy", choices=("test_accuracy", "val_accuracy_12ep", "test_accuracy_12ep"),
                      help="column to rank by (default: 200-epoch test accuracy)")
@@ -415,6 +520,18 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", type=Path, default=Path("runs/replay"),
                         help="output folder for trials.csv, summary.csv, regret.png, best_cells.png "
                              "(default: runs/replay)")
+    replay.add_argument("--plot-format", default="png", choices=FIGURE_FORMATS,
+                        help="format of the figures: png, or pdf and svg (vector) for a paper (default: png)")
+    replay.add_argument("--plot-size", type=_plot_size, default=None, metavar="W,H",
+                        help="size of the regret and front figures in inches, e.g. 3.4,2.8 for one column of a "
+                             "two-column paper; best_cells takes the width and is as tall as its rows need "
+                             "(default: each figure's own, sized by what it draws)")
+    replay.add_argument("--plot-methods", type=_plot_methods, default=None, metavar="A,B",
+                        help="draw only these of the replayed methods, in this order (default: all)")
+    replay.add_argument("--plot-only", action="store_true",
+                        help="run nothing: redraw the figures in --out from its trials.csv with the --plot-* "
+                             "options; give the same --space, --dataset, --objective, --constraint and "
+                             "--objectives as the replay that wrote it (they name the benchmark in the titles)")
     replay.set_defaults(run=_replay)
 
     search = commands.add_parser(
@@ -430,7 +547,21 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--data", default="digits", type=_data,
                         help="'digits' (scikit-learn's 8x8 digits, needs scikit-learn) or a CIFAR-10 folder in "
                              "torchvision's format (default: digits)")
-    search.add_argument("--trials", type=_positive_int, default=200, help="architectures to evaluate (default: 200)")
+    search.add_argument("--trials", type=_positive_int, default=200,
+                        help="architectures told in all, counting those a resumed journal already holds (default: "
+                             "200)")
+    search.add_argument("--n-initial", type=_positive_int, default=10,
+                        help="random architectures before the GP takes over (default: 10)")
+    search.add_argument("--batch-size", type=_positive_int, default=None,
+                        help="images per batch: of training with --evaluator train (default: 256), of the one "
+                             "scoring batch with naswot (default: 128)")
+    search.add_argument("--lr", type=_positive_float, default=TRAINING_LR,
+                        help=f"initial learning rate of training with --evaluator train (default: {TRAINING_LR:g})")
+    search.add_argument("--device", default="auto",
+                        help="torch device of the evaluations and the GP: auto (CUDA when present), cpu, cuda, "
+                             "cuda:1, ... (default: auto)")
+    search.add_argument("--timeout", type=_positive_float, default=None,
+                        help="seconds one evaluation may take before it is a failed trial (default: no limit)")
     search.add_argument("--workers", type=_positive_int, default=2, help="evaluations at once (default: 2)")
     search.add_argument("--epochs", type=_positive_int, default=12, help="training epochs with --evaluator train "
                         "(default: 12)")
@@ -444,17 +575,40 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--objectives", type=_search_objectives, default=None,
                         help="NAME,params: search the trade-off between the evaluator's value (maximised, called "
                              "NAME, e.g. accuracy) and the parameter count (minimised, counted before training); "
-                             "prints the Pareto front and plots it to --front-plot (default: the value alone)")
-    search.add_argument("--front-plot", type=Path, default=Path("runs/search/pareto_front.png"),
-                        help="where --objectives plots the Pareto front (default: runs/search/pareto_front.png)")
+                             "prints the Pareto front and plots it to DIR/front.png of --out (default: the value "
+                             "alone)")
+    search.add_argument("--out", type=_out_folder, default=None, metavar="DIR",
+                        help="folder of the search: its journal (DIR/journal.jsonl unless --journal is given; an "
+                             "existing one is resumed) and, at the end or on Ctrl-C, what bonas report --out "
+                             "writes: trials.csv, progress.png and with --objectives front.png (default: a new "
+                             "folder runs/search/YYYYmmdd-HHMMSS; with --journal and no --out, only the journal)")
     search.add_argument("--journal", type=_journal, default=None,
-                        help="JSON Lines journal of the search; an existing one is resumed (default: none)")
+                        help="JSON Lines journal of the search; an existing one is resumed (default: "
+                             "DIR/journal.jsonl of --out); the journal records the evaluator, its data, epochs and "
+                             "seed, and a resume with other ones is refused")
+    search.add_argument("--force", action="store_true",
+                        help="resume a journal whose values came from another evaluator, data, epochs or seed")
     search.set_defaults(run=_search)
+
+    report = commands.add_parser(
+        "report", help="print where a search stands from its journal; write trials.csv and plots",
+        description="Reads a journal without its lock, so it works while a search is writing it (a torn last line "
+                    "is left out and reported). Prints the trials done, running and failed, the best so far with "
+                    "its architecture string (the Pareto front with several objectives), the last improvement "
+                    "and the failures grouped by error.",
+    )
+    report.add_argument("path", type=Path, metavar="JOURNAL", help="the journal (a .jsonl file)")
+    report.add_argument("--out", type=_out_folder, default=None, metavar="DIR",
+                        help="folder to write trials.csv (one row per trial: trial id, state, values, times, info "
+                             "fields, architecture), progress.png (best so far against trials and against "
+                             "wall-clock time) and, for a journal of two objectives, front.png (default: print "
+                             "only)")
+    report.set_defaults(run=_report)
 
     cate = commands.add_parser(
         "pretrain-cate", help="pretrain a CATE transformer on a space's architectures and write a checkpoint",
         description="Pairs architectures of similar cost (NB201: FLOPs of all 15,625 cells; NB101: parameters of "
-                    "sampled cells), masks 20%% of their ops and trains a transformer to predict them from the pair. "
+                    "sampled cells), masks 20% of their ops and trains a transformer to predict them from the pair. "
                     "The checkpoint (.pt weights + .json) is what encoding='cate' loads.",
     )
     cate.add_argument("--space", default="nb201", choices=space_names("cost_model"),
@@ -492,6 +646,16 @@ def _positive_int(text: str) -> int:
     return _int_at_least(text, 1, "a positive integer")
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value:g}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     return _int_at_least(text, 0, "an integer 0 or more")
 
@@ -500,7 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bonas`` console script."""
     args = build_parser().parse_args(argv)
     args.argv = None if argv is None else list(argv)[1:]
-    console = Console()
+    console = command_console()
     try:
         return args.run(args, console)
     except KeyboardInterrupt:

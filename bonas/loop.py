@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
 from bonas.backends.base import Backend, Evaluate, Outcome, error_summary
 from bonas.backends.local import LocalBackend
 from bonas.optimizer import Optimizer, SpaceExhaustedError
+from bonas.progress import Progress
 from bonas.trial import Trial, TrialState
 from bonas.validation import check_int, is_integer
 
@@ -65,6 +64,9 @@ def run(
         backends pickle it (``LocalBackend`` with cloudpickle: lambdas and closures too); one that cannot be is
         refused with a ``TypeError`` before any trial is asked.
     :param backend: where evaluations run (default: ``LocalBackend(max_in_flight)``, shut down at the end).
+    :param show_progress: a rich bar in a terminal; elsewhere (a log file) a plain line every
+        ``BONAS_PROGRESS_INTERVAL`` seconds (default 30) with trials told, the best value, elapsed time and ETA
+        (:class:`bonas.progress.Progress`).
     :param fail_fast: stop when the first this many evaluations told in this run all fail with the same
         error: the backend is shut down and :class:`EvaluationError` raised; the failures are told, trials
         still in flight stay so in the journal, and resuming re-runs them. ``None`` never stops.
@@ -86,10 +88,7 @@ def run(
         opt.check_writable()
         backend.check(evaluate)
         _submit(opt, backend, evaluate, opt.pending, trials)
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("eta"), TimeRemainingColumn())
-        with Progress(*columns, disable=not show_progress) as progress:
-            bar = progress.add_task("bonas run", total=n_trials, completed=_n_told(opt))
+        with Progress("bonas run", n_trials, completed=_n_told(opt), enabled=show_progress) as progress:
             while _n_told(opt) < n_trials and not (exhausted and not trials):
                 room = min(max_in_flight - len(trials), n_trials - _n_told(opt) - len(trials))
                 if room > 0 and not exhausted:
@@ -103,7 +102,7 @@ def run(
                     error = _tell(opt, trials.pop(outcome.trial_id), outcome)
                     if fail_fast is not None and len(first_failures) < fail_fast:
                         first_failures.append((outcome.trial_id, error))
-                    progress.update(bar, completed=_n_told(opt), description=_progress_text(opt))
+                    progress.update(_n_told(opt), status=_progress_status(opt))
                 if fail_fast is not None and _systematic(first_failures, fail_fast):
                     backend.shutdown()
                     raise _stopped(opt, first_failures[:fail_fast], len(trials))
@@ -172,9 +171,9 @@ def _n_told(opt: Optimizer) -> int:
     return sum(trial.state in (TrialState.COMPLETE, TrialState.FAILED) for trial in opt.trials)
 
 
-def _progress_text(opt: Optimizer) -> str:
-    """The progress bar's description: the best value so far, or the Pareto front's size with several objectives."""
+def _progress_status(opt: Optimizer) -> str:
+    """The progress status: the best value so far, or the Pareto front's size with several objectives."""
     if opt.outcomes is not None and opt.outcomes.is_multi_objective:
-        return f"bonas run, Pareto front of {len(opt.pareto_front())}"
+        return f"Pareto front of {len(opt.pareto_front())}"
     best = opt.best_trial
-    return f"bonas run, best {best.value:.4g}" if best else "bonas run"
+    return f"best {best.value:.4g}" if best else "no value yet"

@@ -65,8 +65,8 @@ class Optimizer:
 
     Every other parameter is a field of :class:`~bonas.settings.OptimizerSettings` (``encoding``,
     ``acquisition``, ``n_initial``, ``seed``, ``maximize``, ``candidates``, ``pool_size``,
-    ``outcome_transform``, ``deterministic``, ``kdpp_pool``, ``kdpp_temperature``, ``checkpoint``), documented
-    there and kept, validated, as :attr:`settings`; the journal records them.
+    ``outcome_transform``, ``deterministic``, ``kdpp_pool``, ``kdpp_temperature``, ``checkpoint``,
+    ``evaluator``), documented there and kept, validated, as :attr:`settings`; the journal records them.
     """
 
     def __init__(self, space: Space, encoding: str = "tw", acquisition: str = "ei", n_initial: int = 10,
@@ -75,7 +75,8 @@ class Optimizer:
                  device: str = "auto", kdpp_pool: int | None = None, kdpp_temperature: float = 1.0,
                  checkpoint: str | Path | None = None, feasible: Callable[[Any], bool] | None = None,
                  objectives: Mapping[str, str] | None = None,
-                 constraints: Mapping[str, tuple[str, float]] | None = None, _journal: Journal | None = None,
+                 constraints: Mapping[str, tuple[str, float]] | None = None, evaluator: str | None = None,
+                 _journal: Journal | None = None,
                  _settings: OptimizerSettings | None = None) -> None:
         self._feasible = None if feasible is None else Feasibility(feasible, space)
         # a journal being loaded passes its settings, read and checked once (persistence.load_journal)
@@ -87,7 +88,8 @@ class Optimizer:
             checkpoint=None if checkpoint is None else str(checkpoint),
             feasible=None if self._feasible is None else self._feasible.name,
             objectives=None if outcomes is None else outcomes.objectives,
-            constraints=None if outcomes is None or not outcomes.constraints else outcomes.constraints)
+            constraints=None if outcomes is None or not outcomes.constraints else outcomes.constraints,
+            evaluator=evaluator)
         if settings.space != space.name:
             raise ValueError(f"settings of space {settings.space!r} for space {space.name!r}")
         if settings.candidates == "all" and not space.is_enumerable:

@@ -59,6 +59,9 @@ class OptimizerSettings:
         tell, maximised unless ``maximize=False``). With names, ``tell`` takes a dict of them.
     :param constraints: measured constraints, ``((metric, "<=" | ">=", bound), ...)``, told with the objectives
         in the same dict; needs ``objectives``.
+    :param evaluator: what produces the told values, in words (``bonas search`` writes e.g. ``"naswot data=digits
+        seed=0"``), or ``None``. The journal records it so that a resumed search can refuse to mix the values of
+        two evaluators (NASWOT scores with accuracies); the optimizer itself does not use it.
     """
 
     space: str
@@ -77,6 +80,7 @@ class OptimizerSettings:
     feasible: str | None = None
     objectives: tuple[tuple[str, str], ...] | None = None
     constraints: tuple[tuple[str, str, float], ...] | None = None
+    evaluator: str | None = None
 
     def __post_init__(self) -> None:
         check = object.__setattr__
@@ -98,6 +102,8 @@ class OptimizerSettings:
             check(self, "checkpoint", str(self.checkpoint))
         if self.feasible is not None and (not isinstance(self.feasible, str) or not self.feasible):
             raise ValueError(f"feasible names the feasibility predicate; got {self.feasible!r}")
+        if self.evaluator is not None and (not isinstance(self.evaluator, str) or not self.evaluator.strip()):
+            raise ValueError(f"evaluator describes what produces the told values in words; got {self.evaluator!r}")
         outcomes = Outcomes.from_json(self.objectives, self.constraints) if self.objectives is not None else None
         if outcomes is None and self.constraints is not None:
             raise ValueError("constraints need objectives naming the objective told beside them")
@@ -144,7 +150,7 @@ class OptimizerSettings:
         """The settings as the journal's ``create`` event holds them, with ``settings_version``."""
         fields = dataclasses.asdict(self)
         # left out when unset, so that a journal without named outcomes reads as before in earlier versions
-        for name in ("objectives", "constraints"):
+        for name in ("objectives", "constraints", "evaluator"):
             if fields[name] is None:
                 del fields[name]
         return {**fields, "settings_version": SETTINGS_VERSION}

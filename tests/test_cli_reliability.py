@@ -64,7 +64,7 @@ def test_the_out_check_creates_the_folder_and_leaves_nothing_in_it(tmp_path):
 def test_a_late_write_failure_keeps_every_computed_row_and_says_where(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
-    def disk_full(rows, space, out, title):
+    def disk_full(rows, space, out, title, figures):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(cli, "write_outputs", disk_full)
     out = tmp_path / "run"
@@ -229,3 +229,11 @@ def test_jobs_above_the_cpu_count_are_capped_with_a_warning(tmp_path, capsys, mo
     with pytest.raises(SystemExit):
         main(["replay", "--help"])
     assert "capped at their number" in " ".join(capsys.readouterr().out.split())
+
+
+def test_replay_on_ray_without_ray_exits_2_before_writing_anything(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError, as without Ray installed
+    out = tmp_path / "replay"
+    assert main(["replay", *SMALL, "--backend", "ray", "--jobs", "1", "--out", str(out)]) == 2
+    assert 'pip install "bonas[cluster]"' in " ".join(capsys.readouterr().out.split())
+    assert not out.exists()

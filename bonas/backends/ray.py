@@ -37,7 +37,8 @@ def call_evaluate_within(evaluate: Evaluate, arch: Any, timeout_s: float | None
     return result[0] if result else (None, {}, f"timed out after {timeout_s} s")
 
 
-def _import_ray() -> Any:
+def import_ray() -> Any:
+    """The ``ray`` module; ``ImportError`` with the install hint when Ray is missing."""
     try:
         import ray
     except ImportError as error:
@@ -67,7 +68,7 @@ class RayBackend(Backend):
             raise ValueError("num_gpus_per_trial and num_cpus_per_trial must be non-negative")
         if timeout_s is not None and timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive or None, got {timeout_s}")
-        self._ray = _import_ray()
+        self._ray = import_ray()
         self._started_ray = False
         if not self._ray.is_initialized():
             self._ray.init(address=address, **init_kwargs)

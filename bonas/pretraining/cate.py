@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import Tensor
 
 from bonas.device import resolve_device
@@ -28,6 +27,7 @@ from bonas.encoders.base import graph_vocabulary, max_graph_nodes
 from bonas.encoders.cate.checkpoint import check_checkpoint_path, save_checkpoint
 from bonas.encoders.cate.model import CATEConfig, CATEModel
 from bonas.encoders.cate.tokens import MASK, SPECIAL_TOKENS, GraphTokens, Tokenizer
+from bonas.progress import Progress
 from bonas.spaces.base import Space
 from bonas.spaces.registry import declared, space_names
 
@@ -153,6 +153,8 @@ def pretrain(data: PretrainData, config: CATEConfig, *, epochs: int = 10, batch_
     The warm-up is ``warmup_steps`` (CATE's 100) or a tenth of all steps, whichever is fewer.
 
     :param device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+    :param progress: show the steps done, epoch and training loss (:class:`bonas.progress.Progress`: a rich bar
+        in a terminal, a plain line every ``BONAS_PROGRESS_INTERVAL`` seconds in a log).
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
@@ -175,10 +177,7 @@ def pretrain(data: PretrainData, config: CATEConfig, *, epochs: int = 10, batch_
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     result = PretrainResult(model)
     began = time.perf_counter()
-    columns = (TextColumn("CATE {task.fields[space]}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, disable=not progress) as bar:
-        task = bar.add_task("pretrain", total=total_steps, space=data.cost_name, loss=float("nan"))
+    with Progress("pretrain CATE steps", total_steps, enabled=progress) as bar:
         for epoch in range(epochs):
             model.train()
             order = data.train_pairs[torch.randperm(len(data.train_pairs), generator=generator)]
@@ -191,7 +190,7 @@ def pretrain(data: PretrainData, config: CATEConfig, *, epochs: int = 10, batch_
                 optimizer.step()
                 scheduler.step()
                 seen, total = seen + n_predicted, total + float(loss.detach())
-                bar.update(task, advance=1, loss=total / max(1.0, seen))
+                bar.update(advance=1, status=f"epoch {epoch + 1}/{epochs}, loss {total / max(1.0, seen):.3f}")
             result.history.append({"epoch": epoch + 1, "train_loss": total / max(1.0, seen),
                                    **evaluate(model, data, mask_rate, seed, device, label_smoothing, batch_size)})
     model.eval()

@@ -42,6 +42,13 @@ from bonas.spaces.subset import SubsetSpace
 NB201_OBJECTIVES = {"test": "test_accuracy", "val12": "val_accuracy_12ep", "test12": "test_accuracy_12ep"}
 NB201_REPORTED = {"test": "test_accuracy", "val12": "test_accuracy", "test12": "test_accuracy_12ep"}
 NB101_OBJECTIVES = {"val": "val_accuracy"}
+DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120"}
+"""How papers write the datasets, for figure titles."""
+OBJECTIVE_WORDS = {
+    "test": "200-epoch test accuracy", "val12": "12-epoch validation accuracy, regret in 200-epoch test accuracy",
+    "test12": "12-epoch test accuracy", "val": "108-epoch validation accuracy (one training run)",
+}
+"""What each objective searches and reports, in words, for figure titles."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +82,11 @@ class ReplayBenchmark:
 
     def __init__(self, space: Space, objective_values: np.ndarray, reported_values: np.ndarray,
                  row_of: Any, name: str, noise_free: bool, train_time_s: np.ndarray | None = None,
-                 feasible_rows: np.ndarray | None = None) -> None:
+                 feasible_rows: np.ndarray | None = None, title: str | None = None) -> None:
         self.space = space
         self.name = name
+        self.title = title or name
+        """The benchmark in words, for figure titles (``NAS-Bench-201 CIFAR-100, 200-epoch test accuracy``)."""
         self.noise_free = noise_free
         self._objective = objective_values
         self._reported = reported_values
@@ -147,6 +156,8 @@ def nb201_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
         reported_values=table.metric(NB201_REPORTED[objective]),
         row_of=table.index,
         name=f"nb201-{table.dataset}-{objective}" + ("" if constraint is None else f"-{constraint}"),
+        title=f"NAS-Bench-201 {DATASET_NAMES[table.dataset]}, {OBJECTIVE_WORDS[objective]}"
+              + ("" if constraint is None else f", cells with {constraint}"),
         noise_free=objective != "val12",
         feasible_rows=None if constraint is None else constraint.feasible_rows(table),
     )
@@ -172,6 +183,7 @@ def nb101_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
         reported_values=accuracy,
         row_of=lambda arch: row_of[table.space.canonical_key(arch)],
         name=f"nb101-{objective}",
+        title=f"NAS-Bench-101 CIFAR-10, {OBJECTIVE_WORDS[objective]}",
         noise_free=False,
         train_time_s=table.metric("train_time_s"),
     )

@@ -29,6 +29,8 @@ from gpytorch.utils.warnings import NumericalWarning
 from bonas.encoders import ENCODINGS
 from bonas.nasbench.nb201 import NASBench201Table
 from bonas.optimizer import Optimizer
+from bonas.replay.benchmark import DATASET_NAMES
+from bonas.replay.figures import FigureOptions, seeds_in_words
 from bonas.replay.front_plot import plot_fronts
 from bonas.replay.mo_baselines import MO_BASELINES
 from bonas.replay.pareto import HypervolumeScale, hypervolume_trajectory, is_negated, nb201_objectives
@@ -53,6 +55,14 @@ class MultiObjectiveSpec:
         object.__setattr__(self, "objectives", tuple(self.objectives))
         if len(self.objectives) < 2:
             raise ValueError(f"a multi-objective replay needs two or more objectives; got {list(self.objectives)}")
+
+    @property
+    def title(self) -> str:
+        """The replay in words, for figure titles: ``NAS-Bench-201 CIFAR-10, 200-epoch test accuracy vs latency
+        on titan_rtx_1``."""
+        words = {"accuracy": "200-epoch test accuracy", "params": "parameters", "flops": "FLOPs"}
+        objectives = [words.get(name, name.replace("latency:", "latency on ")) for name in self.objectives]
+        return f"NAS-Bench-201 {DATASET_NAMES.get(self.dataset, self.dataset)}, {' vs '.join(objectives)}"
 
 
 @dataclass(frozen=True)
@@ -151,20 +161,31 @@ def trial_columns(spec: MultiObjectiveSpec) -> tuple[str, ...]:
             "sim_time_s")
 
 
-def write_multi_objective_outputs(rows: Sequence[dict[str, Any]], spec: MultiObjectiveSpec, out: Path,
-                                  title: str) -> list[dict[str, Any]]:
-    """``trials.csv``, ``summary.csv`` (hypervolume regret per checkpoint), ``regret.png`` and, for two
-    objectives, ``fronts.png`` (one panel per method, every seed's points, the true front) into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "trials.csv", rows, trial_columns(spec))
-    summary = summarize(rows)
-    write_csv(out / "summary.csv", summary, list(summary[0]) if summary else ["method"])
-    plot_regret(rows, out / "regret.png", f"{title}: hypervolume regret")
+def write_multi_objective_figures(rows: Sequence[dict[str, Any]], spec: MultiObjectiveSpec, out: Path, title: str,
+                                  figures: FigureOptions = FigureOptions()) -> list[Path]:
+    """``regret`` (hypervolume regret) and, for two objectives, ``fronts`` (one panel per method, every seed's
+    points, the true front) into ``out``, as ``figures`` says; return their paths."""
+    paths = [figures.path(out, "regret")]
+    plot_regret(rows, paths[0], title, size=figures.size, methods=figures.methods, regret_label="hypervolume regret")
     if len(spec.objectives) == 2:
         table = multi_objective_table(spec)
         found: dict[str, list[np.ndarray]] = {}
         for row in rows:
             found.setdefault(row["method"], []).append(table.Y[table.table.index(table.space.from_str(row["arch"]))])
+        paths.append(figures.path(out, "fronts"))
         plot_fronts({method: np.array(points) for method, points in found.items()}, table.Y, table.labels,
-                    out / "fronts.png", title)
+                    paths[1], f"{title}; points of all {seeds_in_words(rows, list(found))}", size=figures.size,
+                    methods=figures.methods)
+    return paths
+
+
+def write_multi_objective_outputs(rows: Sequence[dict[str, Any]], spec: MultiObjectiveSpec, out: Path,
+                                  title: str, figures: FigureOptions = FigureOptions()) -> list[dict[str, Any]]:
+    """``trials.csv``, ``summary.csv`` (hypervolume regret per checkpoint) and the figures of
+    :func:`write_multi_objective_figures` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / "trials.csv", rows, trial_columns(spec))
+    summary = summarize(rows)
+    write_csv(out / "summary.csv", summary, list(summary[0]) if summary else ["method"])
+    write_multi_objective_figures(rows, spec, out, title, figures)
     return summary

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 from gpytorch.utils.warnings import NumericalWarning
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from bonas.backends import Backend, LocalBackend, RayBackend
+from bonas.progress import Progress
 from bonas.replay.benchmark import ReplayBenchmark, ReplaySpec, TableObjective, make_benchmark
 from bonas.replay.multi import MultiObjectiveSpec, multi_objective_replay, multi_objective_table
 from bonas.replay.strategies import Strategy, make_strategy
@@ -215,16 +215,17 @@ def run_replays(
 
 def _run_tasks(spec: ReplaySpec | MultiObjectiveSpec, tasks: Sequence[tuple[str, int]], jobs: int, show_progress: bool,
                backend: Backend | None, results: dict[tuple[str, int], list[dict[str, Any]]]) -> None:
-    """Fill ``results`` with the rows of each (method, seed) of ``tasks`` as it finishes."""
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, disable=not show_progress) as progress:
-        bar = progress.add_task(f"replay {spec.space} {spec.dataset}", total=len(tasks))
+    """Fill ``results`` with the rows of each (method, seed) of ``tasks`` as it finishes.
+
+    The progress counts finished replays; its status names the replay running (one job) or the last finished, with
+    its final regret.
+    """
+    with Progress(f"replay {spec.space} {spec.dataset}", len(tasks), enabled=show_progress) as progress:
         if jobs <= 1:
             for method, seed in tasks:
-                progress.update(bar, description=f"{method} seed {seed}")
+                progress.update(status=f"running {method} seed {seed}")
                 results[method, seed] = _run_one(method, seed, spec, backend)
-                progress.advance(bar)
+                progress.update(advance=1, status=_finished(method, seed, results[method, seed]))
             return
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
@@ -239,14 +240,18 @@ def _run_tasks(spec: ReplaySpec | MultiObjectiveSpec, tasks: Sequence[tuple[str,
                 except Exception as error:
                     raise RuntimeError(f"replay of {method!r} seed {seed} failed: {type(error).__name__}: "
                                        f"{error}") from error
-                progress.update(bar, description=f"{method} seed {seed} done")
-                progress.advance(bar)
+                progress.update(advance=1, status=_finished(method, seed, results[method, seed]))
         except BaseException:
             # fail (or stop on Ctrl-C) now rather than after every queued replay has run
             _stop_workers(pool)
             raise
         finally:
             pool.shutdown()
+
+
+def _finished(method: str, seed: int, rows: list[dict[str, Any]]) -> str:
+    """The progress status once the replay of ``method`` and ``seed`` is done: its final regret."""
+    return f"{method} seed {seed} done, final regret {rows[-1]['regret']:.4g}" if rows else f"{method} seed {seed} done"
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:

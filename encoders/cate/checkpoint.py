@@ -62,6 +62,18 @@ def save_checkpoint(path: str | Path, model: CATEModel, space: Space, training: 
     return metadata_path(path)
 
 
+def how_to_make_checkpoint(space: Space) -> str:
+    """What a user can run to get a CATE checkpoint for ``space``: a command that works where they are, never a
+    path inside the installed package."""
+    from bonas.spaces.registry import space_names
+
+    if space.name not in space_names("cost_model"):
+        return (f"bonas pretrain-cate cannot pretrain space {space.name!r} yet: register it with a cost_model "
+                "(docs/extending.md), or use another encoding such as encoding='tw'")
+    return (f"make one with `bonas pretrain-cate --space {space.name} --out runs/cate-{space.name}.pt` and pass "
+            f"checkpoint='runs/cate-{space.name}.pt'")
+
+
 def load_checkpoint(path: str | Path, space: Space) -> tuple[CATEModel, dict[str, Any]]:
     """The model of a checkpoint for ``space`` in eval mode, and its metadata.
 
@@ -70,7 +82,7 @@ def load_checkpoint(path: str | Path, space: Space) -> tuple[CATEModel, dict[str
         bounds or unlike its weights' shapes (checked before the model is built), or corrupt weights.
     """
     path = Path(path)
-    how = f"make one with `bonas pretrain-cate --space {space.name} --out {path}`"
+    how = how_to_make_checkpoint(space)
     if not path.exists() or not metadata_path(path).exists():
         missing = path if not path.exists() else metadata_path(path)
         raise FileNotFoundError(f"no CATE checkpoint for space {space.name!r}: {missing} does not exist; {how}")

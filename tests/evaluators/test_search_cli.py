@@ -19,12 +19,35 @@ def test_search_with_naswot_on_digits_runs_and_resumes(tmp_path, capsys):
     assert "is a journal of space 'nb201', not 'nb101'" in " ".join(capsys.readouterr().out.split())
 
 
+def test_a_resume_with_another_evaluator_is_refused_unless_forced_and_the_journal_is_kept(tmp_path, capsys):
+    journal = tmp_path / "search.jsonl"
+    assert main(["search", "--evaluator", "naswot", "--data", "digits", "--trials", "3", "--journal",
+                 str(journal)]) == 0
+    assert bonas.Optimizer.load(journal, read_only=True).settings.evaluator == "naswot data=digits seed=0"
+    before = journal.read_bytes()
+    capsys.readouterr()
+    assert main(["search", "--evaluator", "train", "--epochs", "1", "--trials", "4", "--journal", str(journal)]) == 2
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "its values come from 'naswot data=digits seed=0', not 'train data=digits epochs=1 seed=0'" in printed
+    assert journal.read_bytes() == before
+    assert main(["search", "--evaluator", "naswot", "--batch-size", "32", "--trials", "4", "--journal",
+                 str(journal)]) == 2
+    assert "not 'naswot data=digits seed=0 batch_size=32'" in " ".join(capsys.readouterr().out.split())
+    assert main(["search", "--evaluator", "naswot", "--seed", "1", "--trials", "4", "--journal", str(journal),
+                 "--force"]) == 0
+    assert "(--force)" in " ".join(capsys.readouterr().out.split())
+    assert len([t for t in bonas.Optimizer.load(journal, read_only=True).trials if t.state.name == "COMPLETE"]) == 4
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["--trials", "0"], "--trials: expected a positive integer, got 0"),
     (["--evaluator", "synflow"], "--evaluator: invalid choice: 'synflow'"),
     (["--space", "darts"], "--space: invalid choice: 'darts'"),
     (["--data", "/no/such/folder"], "--data: expected 'digits' or a CIFAR-10 folder"),
     (["--workers", "-1"], "--workers: expected a positive integer"),
+    (["--lr", "0"], "--lr: expected a positive number, got 0"),
+    (["--timeout", "nan"], "--timeout: expected a positive number, got nan"),
+    (["--n-initial", "0"], "--n-initial: expected a positive integer, got 0"),
 ])
 def test_bad_search_options_exit_2_naming_them(arguments, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -50,10 +73,10 @@ def test_max_params_searches_only_cells_under_the_budget_and_resumes_only_with_i
 
 
 def test_search_with_objectives_prints_and_plots_the_front_and_resumes_only_with_them(tmp_path, capsys):
-    journal, plot = tmp_path / "front.jsonl", tmp_path / "front.png"
+    out = tmp_path / "front"
+    journal, plot = out / "journal.jsonl", out / "front.png"
     assert main(["search", "--space", "nb201", "--evaluator", "naswot", "--data", "digits", "--trials", "5",
-                 "--workers", "1", "--objectives", "score,params", "--front-plot", str(plot),
-                 "--journal", str(journal)]) == 0
+                 "--workers", "1", "--objectives", "score,params", "--out", str(out)]) == 0
     printed = " ".join(capsys.readouterr().out.split())
     assert "Pareto front:" in printed and plot.stat().st_size > 0
     opt = bonas.Optimizer.load(journal, read_only=True)
@@ -66,7 +89,7 @@ def test_search_with_objectives_prints_and_plots_the_front_and_resumes_only_with
     assert main(["search", "--trials", "6", "--journal", str(journal)]) == 2
     assert "written with objectives" in " ".join(capsys.readouterr().out.split())
     assert main(["search", "--trials", "6", "--workers", "1", "--objectives", "score,params",
-                 "--front-plot", str(plot), "--journal", str(journal)]) == 0
+                 "--out", str(out)]) == 0
     assert len(bonas.Optimizer.load(journal, read_only=True).completed) == 6
 
 
