@@ -23,6 +23,9 @@ validation accuracy more than 1 point short of the table's best at the last quer
   ~1e4, can come back when the data want it).
 - ``lengthscale-prior``: the noise prior, and botorch's dimension-scaled LogNormal(sqrt(2) + log(d) / 2, sqrt(3))
   prior (Hvarfner et al. 2024) on the kernel's lengthscales, ``d`` the number of lengthscales (TW: 3 groups).
+- ``bounded-lengthscale``: the noise prior, and every lengthscale of the kernel bounded above by
+  ``LENGTHSCALE_BOUND`` (TW distances are at most 1 per structure part, about 2 for the op part), so that no part
+  of the kernel can be switched off (a lengthscale of 1e4 makes its factor 1 for every pair of cells).
 
 One JSON line per run goes to ``--out`` (runs already there are skipped, so a long job resumes).
 
@@ -43,11 +46,12 @@ from pathlib import Path
 import torch
 
 VARIANTS = ("no-noise-prior", "noise-prior", "cold", "noise-prior-cold", "plug-in-best-f", "wide-pool", "global-top",
-            "restart", "lengthscale-prior")
+            "restart", "lengthscale-prior", "bounded-lengthscale")
 GLOBAL_TOP = 200
 WIDE_POOL = {"pool_size": 2000, "n_random": 1000}
 CHECKPOINTS = (50, 100, 150)
 STALL_POINTS = 1.0
+LENGTHSCALE_BOUND = 2.0
 
 
 def _apply_variant(variant: str) -> None:
@@ -118,6 +122,15 @@ def _apply_variant(variant: str) -> None:
             return build(train_X, train_Y, kernel, deterministic)
 
         surrogate._build = with_prior
+    if variant == "bounded-lengthscale":
+        from gpytorch.constraints import Interval
+
+        def bounded(train_X, train_Y, kernel, deterministic):
+            base = kernel.base_kernel
+            base.register_constraint("raw_lengthscale", Interval(1e-4, LENGTHSCALE_BOUND))
+            return build(train_X, train_Y, kernel, deterministic)
+
+        surrogate._build = bounded
     if variant == "restart":
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
