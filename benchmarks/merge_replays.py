@@ -15,17 +15,7 @@ from pathlib import Path
 
 from replay_tables import markdown_table
 
-from bonas.replay.report import SUMMARY_COLUMNS, plot_regret, summarize, write_csv
-
-INTEGER_COLUMNS = ("seed", "query")
-TEXT_COLUMNS = ("method", "arch")
-
-
-def read_trials(folder: Path) -> list[dict]:
-    with (folder / "trials.csv").open() as handle:
-        return [{key: value if key in TEXT_COLUMNS else int(value) if key in INTEGER_COLUMNS else float(value)
-                 for key, value in row.items()} for row in csv.DictReader(handle)]
-
+from bonas.replay.report import SUMMARY_COLUMNS, plot_regret, read_trials, summarize, write_csv
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -38,7 +28,7 @@ def main() -> None:
     if all((folder / "trials.csv").exists() for folder in args.folders):
         rows = []
         for folder in args.folders:
-            trials = read_trials(folder)
+            trials = read_trials(folder / "trials.csv")
             check_methods(owner, {row["method"] for row in trials}, folder)
             rows.extend(trials)
         write_csv(args.out / "summary.csv", summarize(rows), SUMMARY_COLUMNS)
