@@ -17,6 +17,7 @@ from bonas.encoders import ENCODINGS, EncodingEntry, register_encoding, unregist
 from bonas.kernels import KERNELS, register_kernel
 from bonas.evaluators import KNAS, NASWOT, TrainingEvaluator
 from bonas.journal import Journal, JournalCorruptError
+from bonas.journal_report import JournalReport, read_report, write_report
 from bonas.journal_lock import JournalLockedError
 from bonas.loop import EvaluationError, run
 from bonas.nasbench import NASBench101Table, NASBench201Table, NB101Record, NB201Record
@@ -92,6 +93,9 @@ __all__ = [
     "GraphSpec",
     "Journal",
     "JournalCorruptError",
+    "JournalReport",
+    "read_report",
+    "write_report",
     "JournalLockedError",
     "NB201_OPS",
     "NASBench201Space",
