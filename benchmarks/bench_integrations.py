@@ -46,13 +46,14 @@ from gpytorch.utils.warnings import NumericalWarning
 from optuna_peers import parse_seeds  # benchmarks/ is this script's folder, first on sys.path
 
 from bonas.nasbench.nb201 import NASBench201Table, check_dataset
+from bonas.replay.report import write_csv
 from bonas.replay.strategies import make_strategy
 from bonas.spaces.nb201 import NB201_OPS, NASBench201Space
 
 try:
     import optuna
 
-    from bonas.integrations.optuna import NB201_PARAMS, BonasSampler
+    from bonas.integrations.optuna import NB201_PARAMS, BonasSampler, params_to_arch
 except ImportError:
     optuna = None
 
@@ -78,17 +79,15 @@ def bonas_native(seed: int, queries: int, dataset: str) -> list[tuple[str, float
     return found
 
 
-def _optuna_study(sampler: Any, queries: int, dataset: str,
-                  parameters: Sequence[str]) -> list[tuple[str, float]]:
-    """An Optuna study maximising the table's test accuracy over the six edge ops named ``parameters``."""
+def _optuna_study(sampler: Any, queries: int, dataset: str) -> list[tuple[str, float]]:
+    """An Optuna study maximising the table's test accuracy over the six edge ops (``NB201_PARAMS``)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     space, table = NASBench201Space(), NASBench201Table(dataset)
     found: list[tuple[str, float]] = []
 
     def objective(trial: optuna.Trial) -> float:
-        arch = space.from_indices([NB201_OPS.index(trial.suggest_categorical(name, NB201_OPS))
-                                   for name in parameters])
+        arch = params_to_arch(space, {name: trial.suggest_categorical(name, NB201_OPS) for name in NB201_PARAMS})
         value = table.query(arch).test_accuracy
         found.append((space.to_str(arch), value))
         return value
@@ -103,19 +102,19 @@ def _optuna_study(sampler: Any, queries: int, dataset: str,
 def bonas_optuna(seed: int, queries: int, dataset: str) -> list[tuple[str, float]]:
     """:class:`~bonas.integrations.optuna.BonasSampler` with the replay's optimizer settings."""
     sampler = BonasSampler(NASBench201Space(), encoding="tw", seed=seed, deterministic=True)
-    return _optuna_study(sampler, queries, dataset, NB201_PARAMS)
+    return _optuna_study(sampler, queries, dataset)
 
 
 def optuna_tpe(seed: int, queries: int, dataset: str) -> list[tuple[str, float]]:
     """Optuna's multivariate TPE on the six edges."""
     sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
-    return _optuna_study(sampler, queries, dataset, [f"edge_{edge}" for edge in range(6)])
+    return _optuna_study(sampler, queries, dataset)
 
 
 def optuna_gp(seed: int, queries: int, dataset: str) -> list[tuple[str, float]]:
     """Optuna's GPSampler on the six edges."""
     sampler = optuna.samplers.GPSampler(seed=seed)
-    return _optuna_study(sampler, queries, dataset, [f"edge_{edge}" for edge in range(6)])
+    return _optuna_study(sampler, queries, dataset)
 
 
 METHODS: dict[str, Search] = {
@@ -158,16 +157,6 @@ def summarize(rows: Sequence[dict[str, Any]], checkpoints: Sequence[int] = CHECK
                             "mean_regret": float(column.mean()), "se_regret": se,
                             "mean_search_wall_s": float(np.mean(walls))})
     return summary
-
-
-def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    """Write ``rows`` under a header of ``columns`` (a temporary file renamed over ``path``)."""
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns))
-        writer.writeheader()
-        writer.writerows(rows)
-    partial.replace(path)
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:

@@ -54,10 +54,12 @@ from bonas.replay.pareto import (
     nb201_objectives,
 )
 from bonas.replay.report import write_csv
-from bonas.spaces.nb201 import NB201_OPS, NASBench201Space, NB201Arch
+from bonas.spaces.nb201 import NB201_OPS, NASBench201Space
 
 try:
     import optuna
+
+    from bonas.integrations.optuna import NB201_PARAMS, params_to_arch
 except ImportError:
     optuna = None
 
@@ -107,8 +109,7 @@ def run_study(sampler: str, seed: int, dataset: str, objectives: tuple[str, ...]
     rows, points, seen = [], [], set()
     for query in range(1, queries + 1):
         trial = study.ask()
-        arch = NB201Arch(tuple(trial.suggest_categorical(f"edge_{edge}", NB201_OPS)
-                               for edge in range(space.n_edges)))
+        arch = params_to_arch(space, {name: trial.suggest_categorical(name, NB201_OPS) for name in NB201_PARAMS})
         point = Y[table.index(arch)]
         values = signs * point
         study.tell(trial, values.tolist())
