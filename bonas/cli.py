@@ -39,6 +39,9 @@ from bonas.replay.report import (OUTPUT_NAMES, check_output_folder, print_summar
 from bonas.replay.runner import BACKENDS, ReplayInterrupted, make_backend, run_replays
 from bonas.replay.constraints import TableConstraint
 from bonas.replay.mo_baselines import MO_BASELINES
+from bonas.replay.fidelity import OUTPUT_NAMES as FIDELITY_OUTPUTS
+from bonas.replay.fidelity import (MultiFidelitySpec, check_fidelity_method, fidelity_table, write_fidelity_figures,
+                                   write_fidelity_outputs)
 from bonas.replay.multi import OUTPUT_NAMES as MULTI_OBJECTIVE_OUTPUTS
 from bonas.replay.multi import (MultiObjectiveSpec, check_multi_objective_method, multi_objective_table,
                                 write_multi_objective_figures, write_multi_objective_outputs)
@@ -118,7 +121,61 @@ def _replay_multi_objective(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _fidelities(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--fidelities takes comma-separated epochs, e.g. 12,200; got {text!r}") \
+            from None
+    if len(levels) < 2 or len(set(levels)) != len(levels) or min(levels) < 1:
+        raise argparse.ArgumentTypeError(f"--fidelities takes two or more different positive epochs, e.g. 12,200; "
+                                         f"got {text!r}")
+    return levels
+
+
+def _replay_multi_fidelity(args: argparse.Namespace, console: Console) -> int:
+    methods = args.methods or ["tw", "tw-sf", "hyperband", "bohb"]
+    try:
+        if args.space != "nb201" or args.objective is not None or args.constraint or args.asynchronous \
+                or args.backend != "inline" or args.objectives is not None or args.batch_size != 1:
+            raise ValueError("--fidelities replays NB201 (--space nb201) one evaluation at a time, inline: leave out "
+                             "--objective, --objectives, --constraint, --asynchronous, --batch-size and --backend")
+        for method in methods:
+            check_fidelity_method(method)
+        spec = MultiFidelitySpec(dataset=args.dataset, fidelities=args.fidelities, full_trainings=args.full_trainings)
+        table = fidelity_table(spec.dataset)
+        check_output_folder(args.out)
+        figures = _figure_options(args, methods)
+    except (KeyError, ValueError) as error:
+        console.print(f"[red]bonas replay: {error.args[0] if isinstance(error, KeyError) else error}", soft_wrap=True)
+        return 2
+    if args.plot_only:
+        return _replot(args, console, lambda rows: write_fidelity_figures(rows, spec, args.out, spec.title, figures))
+    jobs = min(args.jobs, os.cpu_count() or 1)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    title = spec.title
+    console.print(f"replay {title}: methods {', '.join(methods)}; {args.seeds} seed(s) from {args.first_seed}; "
+                  f"{spec.budget_epochs:,} epochs ({spec.full_trainings} full trainings) each; {jobs} job(s); "
+                  f"optimum {table.optimum:.4f}")
+    start = time.perf_counter()
+    try:
+        rows = run_replays(spec, methods, seeds, jobs=jobs)
+    except ReplayInterrupted as interrupted:
+        if interrupted.rows:
+            write_fidelity_outputs(interrupted.rows, spec, args.out, f"{title}, interrupted", figures)
+            console.print(f"interrupted: wrote the {interrupted.finished} finished replays to {args.out}")
+        return 130
+    summary = write_fidelity_outputs(rows, spec, args.out, title, figures)
+    print_summary(summary, f"{title}: mean regret ± s.e. over {args.seeds} seed(s), by full trainings "
+                           f"({spec.fidelities[-1]} epochs) spent", console)
+    console.print(f"wrote {', '.join(in_format(FIDELITY_OUTPUTS, figures.format))} to {args.out} in "
+                  f"{time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def _replay(args: argparse.Namespace, console: Console) -> int:
+    if args.fidelities is not None:
+        return _replay_multi_fidelity(args, console)
     if args.objectives is not None:
         return _replay_multi_objective(args, console)
     if args.methods is None:
@@ -126,6 +183,9 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
     for method in args.methods:
         if method in MO_BASELINES and method not in methods():
             console.print(f"[red]bonas replay: {method!r} is a multi-objective baseline; use it with --objectives")
+            return 2
+        if method not in methods() and method.split(":")[0] not in ENCODINGS:
+            console.print(f"[red]bonas replay: {method!r} is a multi-fidelity method; use it with --fidelities")
             return 2
     spec = ReplaySpec(space=args.space, dataset=args.dataset, objective=args.objective, queries=args.queries,
                       batch_size=args.batch_size, asynchronous=args.asynchronous, constraint=args.constraint)
@@ -384,7 +444,11 @@ def _methods(text: str) -> list[str]:
         try:
             check_method(name)
         except ValueError as error:
-            if name not in MO_BASELINES:
+            # the multi-objective and multi-fidelity methods are checked with --objectives / --fidelities
+            try:
+                if name not in MO_BASELINES:
+                    check_fidelity_method(name)
+            except ValueError:
                 raise argparse.ArgumentTypeError(str(error)) from None
     if len(set(methods)) != len(methods):
         raise argparse.ArgumentTypeError(f"a method is named twice in {text!r}")
@@ -506,6 +570,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "accuracy,latency:eyeriss; scored by hypervolume regret (objectives normalised over the "
                              "table, reference point the table's worst value of each), with a plot of the fronts "
                              "found (default: one objective, --objective)")
+    replay.add_argument("--fidelities", type=_fidelities, default=None, metavar="12,200",
+                        help="NB201: a multi-fidelity replay: each evaluation at 12 epochs (the 12-epoch validation "
+                             "accuracy, costing 12 epochs) or 200 (the 200-epoch test accuracy, costing 200; a "
+                             "promotion pays all 200), regret of the best cell evaluated at 200 epochs against "
+                             "epochs spent; methods: encodings (multi-fidelity bonas), ENCODING-sf (single-fidelity "
+                             "bonas, every trial at 200), hyperband, bohb (default: tw,tw-sf,hyperband,bohb)")
+    replay.add_argument("--full-trainings", type=_positive_int, default=100,
+                        help="with --fidelities: the budget of each run, in 200-epoch trainings (default: 100)")
     replay.add_argument("--jobs", type=_positive_int, default=1,
                         help="parallel processes over runs; more than the CPU cores is capped at their number, with "
                              "a warning (default: 1)")

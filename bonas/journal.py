@@ -93,13 +93,13 @@ def _short(value: Any) -> str:
 EVENT_FIELDS: dict[str, dict[str, str]] = {
     "create": {"settings": "object"},
     "ask": {"trial": "id", "arch": "text", "ask": "count", "asked_at": "number-or-null?", "kernel": "object?",
-            "kernels": "object?"},
+            "kernels": "object?", "fidelity": "number?", "promoted_from": "id?"},
     "tell": {"trial": "id", "value": "number-or-null", "values": "object?", "info": "object?",
              "told_at": "number-or-null?"},
     "fail": {"trial": "id", "value": "null?", "info": "object?", "told_at": "number-or-null?"},
     "abandon": {"trial": "id", "value": "null?", "info": "object?", "told_at": "number-or-null?"},
     "attach": {"trial": "id", "arch": "text", "value": "number-or-null", "values": "object?", "info": "object?",
-               "told_at": "number-or-null?"},
+               "told_at": "number-or-null?", "fidelity": "number?"},
 }
 """The fields each event of an optimizer's journal holds, and what each must be (``?``: optional)."""
 

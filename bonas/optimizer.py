@@ -12,7 +12,7 @@ the batch rules of :data:`~bonas.batch.BATCH_RULES`) are looked up by name once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from bonas.batch.rules import BATCH_RULES, KDPP_POOL_PER_PICK
 from bonas.candidates import Feasibility, SpaceExhaustedError, candidate_pool, random_unseen, what_is_left
 from bonas.device import resolve_device
 from bonas.encoders import ENCODINGS
+from bonas.fidelity import rank_across_fidelities
+from bonas.fidelity_proposal import FidelityChoice, propose_fidelity
 from bonas.journal import Journal
 from bonas.outcome_proposal import propose_outcomes
 from bonas.outcomes import Outcomes, pareto_indices, rank_and_crowding
@@ -63,10 +65,17 @@ class Optimizer:
         gets its own GP on the same encoding, and asks weigh the acquisition by the probability of feasibility
         (botorch's ``LogConstrainedExpectedImprovement`` for one objective).
 
+    :param fidelities: the fidelities of a multi-fidelity search, e.g. ``(12, 200)`` training epochs, with
+        ``target_fidelity`` (default the largest) and ``fidelity_costs`` (default the fidelities themselves):
+        every trial then has a ``fidelity``; the first ``n_initial`` asks are random cells at the cheapest one,
+        then one GP over (architecture, fidelity) chooses a new cell or a promotion of an evaluated one, and its
+        fidelity (:mod:`bonas.fidelity_proposal`); :meth:`promote` asks for a promotion by hand; ``tell`` records
+        the value at the trial's fidelity and :attr:`best_trial` is the best trial at the target fidelity.
+
     Every other parameter is a field of :class:`~bonas.settings.OptimizerSettings` (``encoding``,
     ``acquisition``, ``n_initial``, ``seed``, ``maximize``, ``candidates``, ``pool_size``,
     ``outcome_transform``, ``deterministic``, ``kdpp_pool``, ``kdpp_temperature``, ``checkpoint``,
-    ``evaluator``), documented there and kept, validated, as :attr:`settings`; the journal records them.
+    ``evaluator``, ``fidelity_acquisition``), documented there and kept, validated, as :attr:`settings`; the journal records them.
     """
 
     def __init__(self, space: Space, encoding: str = "tw", acquisition: str = "ei", n_initial: int = 10,
@@ -76,7 +85,8 @@ class Optimizer:
                  checkpoint: str | Path | None = None, feasible: Callable[[Any], bool] | None = None,
                  objectives: Mapping[str, str] | None = None,
                  constraints: Mapping[str, tuple[str, float]] | None = None, evaluator: str | None = None,
-                 _journal: Journal | None = None,
+                 fidelities: Sequence[float] | None = None, target_fidelity: float | None = None,
+                 fidelity_costs: Sequence[float] | None = None, fidelity_acquisition: str = "ei", _journal: Journal | None = None,
                  _settings: OptimizerSettings | None = None) -> None:
         self._feasible = None if feasible is None else Feasibility(feasible, space)
         # a journal being loaded passes its settings, read and checked once (persistence.load_journal)
@@ -89,7 +99,9 @@ class Optimizer:
             feasible=None if self._feasible is None else self._feasible.name,
             objectives=None if outcomes is None else outcomes.objectives,
             constraints=None if outcomes is None or not outcomes.constraints else outcomes.constraints,
-            evaluator=evaluator)
+            evaluator=evaluator, fidelities=None if fidelities is None else tuple(fidelities),
+            target_fidelity=target_fidelity, fidelity_costs=None if fidelity_costs is None else tuple(fidelity_costs),
+            fidelity_acquisition=fidelity_acquisition)
         if settings.space != space.name:
             raise ValueError(f"settings of space {settings.space!r} for space {space.name!r}")
         if settings.candidates == "all" and not space.is_enumerable:
@@ -99,8 +111,10 @@ class Optimizer:
         self.space = space
         self.settings = settings
         self.device = resolve_device(device)
-        self.surrogate = Surrogate.for_encoding(settings.encoding, space, settings.outcome_transform,
-                                                settings.deterministic, self.device, **settings.encoder_options())
+        self.fidelities = settings.fidelity_levels
+        self.surrogate = Surrogate.for_encoding(
+            settings.encoding, space, settings.outcome_transform, settings.deterministic, self.device,
+            n_fidelities=1 if self.fidelities is None else len(self.fidelities.levels), **settings.encoder_options())
         self.outcomes = settings.outcomes
         self.surrogates = {} if self.outcomes is None else {
             metric: self.surrogate if index == 0 else self.surrogate.sibling()
@@ -148,11 +162,15 @@ class Optimizer:
         """The completed trial with the best value, ``None`` before the first; with ``feasible`` or
         ``constraints``, the best feasible one (``None`` until one exists: an attached result may be infeasible,
         and a measured constraint is known only once told). An optimizer with two or more objectives has no best
-        trial: ``ValueError``, use :meth:`pareto_front`."""
+        trial: ``ValueError``, use :meth:`pareto_front`. A multi-fidelity search's best trial is the best at the
+        target fidelity (``None`` before one is told)."""
         if self.outcomes is not None and self.outcomes.is_multi_objective:
             raise ValueError(f"this optimizer has {len(self.outcomes.objectives)} objectives "
                              f"{list(self.outcomes.names)}: there is no single best trial; use pareto_front()")
-        return max(self.feasible_completed(), key=lambda trial: self._sign * trial.value, default=None)
+        done = self.feasible_completed()
+        if self.fidelities is not None:
+            done = [trial for trial in done if trial.fidelity == self.fidelities.target]
+        return max(done, key=lambda trial: self._sign * trial.value, default=None)
 
     def feasible_completed(self) -> list[Trial]:
         """Completed trials meeting ``feasible`` and every measured constraint, in id order."""
@@ -202,23 +220,83 @@ class Optimizer:
         if len(self.completed) < max(self.settings.n_initial, MIN_OBSERVATIONS):
             archs = what_is_left(self.space, random_unseen(self.space, n, rng, self._registry.owner,
                                                          feasible=self._feasible), n, self._feasible)
+            lowest = None if self.fidelities is None else self.fidelities.lowest
+            choices = [FidelityChoice(arch, lowest) for arch in archs]
         else:
-            archs = self._model_based(n, batch, rng)
+            choices = (self._model_based_fidelity(n, rng) if self.fidelities is not None else
+                       [FidelityChoice(arch, None) for arch in self._model_based(n, batch, rng)])
             # journalled so that a resumed optimizer warm-starts its next fit exactly as this one would
             kernel_state = self._kernel_states()
+        return self._start(choices, kernel_state)
+
+    def _start(self, choices: Sequence[FidelityChoice], kernel_state: dict[str, Any] | None) -> list[Trial]:
+        """Record one ask of ``choices`` (each becomes a running trial) with the kernel state it was chosen by."""
         ask_number = self._n_asks + 1
         trials = []
-        for arch in archs:
-            trial = Trial(id=self._registry.next_id, arch=arch, arch_str=self.space.to_str(arch),
-                          state=TrialState.RUNNING, value=None, asked_at=time.time())
+        for choice in choices:
+            trial = Trial(id=self._registry.next_id, arch=choice.arch, arch_str=self.space.to_str(choice.arch),
+                          state=TrialState.RUNNING, value=None, asked_at=time.time(), fidelity=choice.fidelity,
+                          promoted_from=choice.promoted_from)
             event = {"event": "ask", "trial": trial.id, "arch": trial.arch_str, "ask": ask_number,
                      "asked_at": trial.asked_at}
+            if trial.fidelity is not None:
+                event["fidelity"] = trial.fidelity
+            if trial.promoted_from is not None:
+                event["promoted_from"] = trial.promoted_from
             event.update(kernel_state or {})
             self._record(event)
             self._n_asks = ask_number
             self._registry.add(trial)
             trials.append(trial)
         return trials
+
+    def promote(self, trial: Trial | int, fidelity: float | None = None) -> Trial:
+        """Ask for completed ``trial``'s cell again at a higher ``fidelity`` (default the next one up): a new
+        running trial whose ``promoted_from`` is ``trial``'s id (an evaluator that kept its weights continues
+        from them). ``ValueError`` for a single-fidelity optimizer, a trial not completed, a fidelity not
+        declared or not above the trial's, or one the cell already holds; the journal is unchanged then."""
+        self.check_writable()
+        if self.fidelities is None:
+            raise ValueError("promote is for a multi-fidelity optimizer (Optimizer(fidelities=...))")
+        source = self._registry.get(trial)
+        if source.state != TrialState.COMPLETE:
+            raise ValueError(f"cannot promote trial {source.id} ({source.arch_str}): it is {source.state.value}, "
+                             "not complete; a promotion continues a cell that was evaluated")
+        levels = self.fidelities.levels
+        if fidelity is None:
+            above = [level for level in levels if level > source.fidelity]
+            if not above:
+                raise ValueError(f"trial {source.id} is at the highest fidelity {source.fidelity}; nothing to "
+                                 "promote it to")
+            fidelity = above[0]
+        fidelity = self.fidelities.check(fidelity, "promotion fidelity")
+        if fidelity <= source.fidelity:
+            raise ValueError(f"promotion fidelity {fidelity} is not above trial {source.id}'s fidelity "
+                             f"{source.fidelity}")
+        self._registry.refuse_held(source.arch, fidelity)
+        return self._start([FidelityChoice(source.arch, fidelity, source.id)], None)[0]
+
+    def _model_based_fidelity(self, n: int, rng: np.random.Generator) -> list[FidelityChoice]:
+        """A multi-fidelity ask: new cells of the local (or whole-space) pool at any fidelity, or promotions of
+        cells whose highest trial is complete and below the top fidelity."""
+        done = self.completed
+        candidates = candidate_pool(self.space, self.settings.candidates, [trial.arch for trial in self._ranked(done)],
+                                    self._registry.owner, rng, self.settings.pool_size, minimum=n,
+                                    feasible=self._feasible)
+        top = self.fidelities.levels[-1]
+        promotable = []
+        for trial in done:
+            held = self._registry.held_fidelities(trial.arch)
+            highest = max(held)
+            if held[highest] is trial and highest < top:
+                promotable.append((trial.arch, trial.id, highest))
+        proposal = propose_fidelity(
+            self.surrogate, self.fidelities, candidates, n, seed=int(rng.integers(2**31)),
+            observed=[(trial.arch, trial.fidelity, self._sign * trial.value) for trial in done],
+            promotable=promotable, pending=[(trial.arch, trial.fidelity) for trial in self.pending],
+            cache_candidates=self.space.is_enumerable, rule=self.settings.fidelity_acquisition)
+        self.last_fit, self.last_selection = proposal.fit, proposal.selection
+        return proposal.choices
 
     @property
     def _outcome_asks(self) -> bool:
@@ -240,6 +318,8 @@ class Optimizer:
         :meth:`Outcomes.violation`), then by value; with several objectives by Pareto layer (non-dominated first)
         and, within a layer, by NSGA-II's crowding distance, so that the parents spread along the front (its two
         ends first) instead of crowding at the end of the first objective."""
+        if self.fidelities is not None:
+            return rank_across_fidelities(done, self._sign)
         if self.outcomes is None:
             return sorted(done, key=lambda trial: -self._sign * trial.value)
         violation = [self.outcomes.violation(trial.values) for trial in done]
@@ -328,19 +408,30 @@ class Optimizer:
         values = self.outcomes.check(told, label)
         return (None if self.outcomes.is_multi_objective else values[self.outcomes.names[0]]), values
 
-    def attach(self, arch: Any, value: float | Mapping[str, float], info: dict[str, Any] | None = None) -> Trial:
+    def attach(self, arch: Any, value: float | Mapping[str, float], info: dict[str, Any] | None = None,
+               fidelity: float | None = None) -> Trial:
         """Add a result obtained elsewhere (a warm start) as a completed trial (a dict with named outcomes, as
-        :meth:`tell`)."""
+        :meth:`tell`). A multi-fidelity optimizer needs its ``fidelity`` (a cell may be attached at several)."""
         self.check_writable()
         self.space.validate(arch)
         value, values = self._checked(value, "attached value")
-        self._registry.refuse_seen(arch)
+        if self.fidelities is None:
+            if fidelity is not None:
+                raise ValueError(f"fidelity={fidelity!r}: this optimizer has no fidelities")
+            self._registry.refuse_seen(arch)
+        else:
+            if fidelity is None:
+                raise ValueError(f"attach needs fidelity= one of {list(self.fidelities.levels)}: this optimizer "
+                                 "is multi-fidelity")
+            fidelity = self.fidelities.check(fidelity, "attached fidelity")
+            self._registry.refuse_held(arch, fidelity)
         now = time.time()
         trial = Trial(id=self._registry.next_id, arch=arch, arch_str=self.space.to_str(arch),
                       state=TrialState.COMPLETE, value=value, values=values, info=dict(info or {}), asked_at=now,
-                      told_at=now)
+                      told_at=now, fidelity=fidelity)
         self._record({"event": "attach", "trial": trial.id, "arch": trial.arch_str, "value": value,
-                      **({"values": values} if values else {}), "info": trial.info, "told_at": now})
+                      **({"values": values} if values else {}), **({} if fidelity is None else {"fidelity": fidelity}),
+                      "info": trial.info, "told_at": now})
         self._registry.add(trial)
         return trial
 

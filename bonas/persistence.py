@@ -146,7 +146,7 @@ def _apply(optimizer: "Optimizer", event: dict[str, Any]) -> None:
         _restore_ask(optimizer, event)
     elif kind == "attach":
         optimizer.attach(optimizer.space.from_str(event["arch"]), event.get("values", event["value"]),
-                         event.get("info"))
+                         event.get("info"), fidelity=event.get("fidelity"))
     elif kind == "create":
         raise ValueError("a second 'create' event")
     else:
@@ -156,14 +156,38 @@ def _apply(optimizer: "Optimizer", event: dict[str, Any]) -> None:
         trial.told_at = event.get("told_at")
 
 
+def _fidelity_of(optimizer: "Optimizer", event: dict[str, Any], arch: Any) -> tuple[Any, int | None]:
+    """A journalled ask's fidelity and promoted trial, checked against the optimizer (and the class not held)."""
+    fidelities = optimizer.fidelities
+    if fidelities is None:
+        if "fidelity" in event or "promoted_from" in event:
+            raise ValueError("an ask with a fidelity in the journal of a single-fidelity optimizer")
+        optimizer._registry.refuse_seen(arch)
+        return None, None
+    if "fidelity" not in event:
+        raise ValueError("an ask without a fidelity in the journal of a multi-fidelity optimizer")
+    fidelity = fidelities.check(event["fidelity"], "the ask's fidelity")
+    promoted_from = event.get("promoted_from")
+    if promoted_from is None:
+        optimizer._registry.refuse_seen(arch)
+    else:
+        source = optimizer._registry.get(promoted_from)
+        if source.arch_str != event["arch"] or source.fidelity is None or source.fidelity >= fidelity:
+            raise ValueError(f"a promotion of trial {promoted_from} ({source.arch_str} at fidelity "
+                             f"{source.fidelity}) to {event['arch']} at fidelity {fidelity}")
+    optimizer._registry.refuse_held(arch, fidelity)
+    return fidelity, promoted_from
+
+
 def _restore_ask(optimizer: "Optimizer", event: dict[str, Any]) -> None:
     """Add a journalled ask's trial (in flight until its tell replays) and the kernel state it was asked with."""
     if not optimizer._n_asks <= event["ask"] <= optimizer._n_asks + 1:
         raise ValueError(f"ask number {event['ask']} out of order; after ask {optimizer._n_asks} comes the same "
                          f"or {optimizer._n_asks + 1}")
     arch = optimizer.space.from_str(event["arch"])
-    optimizer._registry.refuse_seen(arch)
-    optimizer._registry.add(Trial(id=event["trial"], arch=arch, arch_str=event["arch"], asked_at=event.get("asked_at")))
+    fidelity, promoted_from = _fidelity_of(optimizer, event, arch)
+    optimizer._registry.add(Trial(id=event["trial"], arch=arch, arch_str=event["arch"], asked_at=event.get("asked_at"),
+                                  fidelity=fidelity, promoted_from=promoted_from))
     optimizer._n_asks = event["ask"]
     if "kernel" in event:
         optimizer.surrogate.load_kernel_state(event["kernel"])

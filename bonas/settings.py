@@ -14,6 +14,8 @@ from typing import Any
 from bonas.acquisition import ACQUISITIONS
 from bonas.candidates import CANDIDATE_STRATEGIES
 from bonas.encoders import ENCODINGS
+from bonas.fidelity import Fidelities
+from bonas.fidelity_proposal import FIDELITY_ACQUISITIONS
 from bonas.outcomes import Outcomes
 from bonas.surrogate import OUTCOME_TRANSFORMS
 from bonas.validation import check_choice, check_finite, check_int, check_positive
@@ -62,6 +64,16 @@ class OptimizerSettings:
     :param evaluator: what produces the told values, in words (``bonas search`` writes e.g. ``"naswot data=digits
         seed=0"``), or ``None``. The journal records it so that a resumed search can refuse to mix the values of
         two evaluators (NASWOT scores with accuracies); the optimizer itself does not use it.
+    :param fidelities: the fidelities of a multi-fidelity search (e.g. ``(12, 200)`` training epochs), ascending,
+        or ``None``. Trials then carry a fidelity, one GP models every result at every fidelity and asks choose
+        the cell and the fidelity (:mod:`bonas.fidelity_proposal`); random initial cells are at the cheapest.
+    :param target_fidelity: the fidelity of the result (default the largest): :attr:`Optimizer.best_trial` is
+        the best trial evaluated there.
+    :param fidelity_costs: the cost of an evaluation at each fidelity, in their order (default the fidelities
+        themselves: epochs cost epochs).
+    :param fidelity_acquisition: how a multi-fidelity ask chooses cell and fidelity: ``"ei"`` (target LogEI,
+        each cell one fidelity up at a time) or ``"gibbon"`` (information about the target maximum per cost);
+        see :mod:`bonas.fidelity_proposal`.
     """
 
     space: str
@@ -81,6 +93,10 @@ class OptimizerSettings:
     objectives: tuple[tuple[str, str], ...] | None = None
     constraints: tuple[tuple[str, str, float], ...] | None = None
     evaluator: str | None = None
+    fidelities: tuple[int | float, ...] | None = None
+    target_fidelity: int | float | None = None
+    fidelity_costs: tuple[float, ...] | None = None
+    fidelity_acquisition: str = "ei"
 
     def __post_init__(self) -> None:
         check = object.__setattr__
@@ -125,8 +141,36 @@ class OptimizerSettings:
                         raise ValueError(f"{name}={value!r} is for one objective without constraints; with "
                                          "constraints or several objectives asks maximise botorch's constrained EI "
                                          "or hypervolume improvement and batches are greedy")
+        self._check_fidelities(outcomes)
         if self.outcome_transform == "log-error" and not self.maximize:
             raise ValueError("outcome_transform='log-error' models maximised accuracies; it needs maximize=True")
+
+    def _check_fidelities(self, outcomes: Outcomes | None) -> None:
+        check_choice(self.fidelity_acquisition, "fidelity_acquisition", FIDELITY_ACQUISITIONS)
+        if self.fidelities is None:
+            if self.fidelity_acquisition != "ei":
+                raise ValueError("fidelity_acquisition is for a multi-fidelity search; declare fidelities=(...) too")
+            for name in ("target_fidelity", "fidelity_costs"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is for a multi-fidelity search; declare fidelities=(...) too")
+            return
+        declared = Fidelities(self.fidelities, self.target_fidelity, self.fidelity_costs)
+        object.__setattr__(self, "fidelities", declared.levels)
+        object.__setattr__(self, "target_fidelity", declared.target)
+        object.__setattr__(self, "fidelity_costs", declared.costs)
+        if outcomes is not None:
+            raise ValueError("fidelities are for one unnamed objective; a multi-fidelity search with named "
+                             "objectives or constraints is not supported")
+        if self.acquisition != "ei":
+            raise ValueError(f"acquisition={self.acquisition!r}: a multi-fidelity search chooses cell and fidelity "
+                             "by multi-fidelity max-value entropy per cost; leave acquisition at 'ei'")
+
+    @property
+    def fidelity_levels(self) -> Fidelities | None:
+        """The declared fidelities, target and costs, ``None`` for a single-fidelity search."""
+        if self.fidelities is None:
+            return None
+        return Fidelities(self.fidelities, self.target_fidelity, self.fidelity_costs)
 
     def check_value(self, value: Any, label: str) -> float:
         """``value`` as a finite ``float`` (``ValueError`` naming ``label`` otherwise), below 100 when the log-error
@@ -150,9 +194,11 @@ class OptimizerSettings:
         """The settings as the journal's ``create`` event holds them, with ``settings_version``."""
         fields = dataclasses.asdict(self)
         # left out when unset, so that a journal without named outcomes reads as before in earlier versions
-        for name in ("objectives", "constraints", "evaluator"):
+        for name in ("objectives", "constraints", "evaluator", "fidelities", "target_fidelity", "fidelity_costs"):
             if fields[name] is None:
                 del fields[name]
+        if self.fidelities is None:
+            del fields["fidelity_acquisition"]
         return {**fields, "settings_version": SETTINGS_VERSION}
 
     @classmethod

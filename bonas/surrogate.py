@@ -31,6 +31,7 @@ from botorch.models.utils.gpytorch_modules import (
     get_gaussian_likelihood_with_lognormal_prior,
 )
 from gpytorch.kernels import Kernel
+from gpytorch.means import Mean
 from gpytorch.utils.warnings import NumericalWarning
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.operators import DiagLinearOperator
@@ -39,6 +40,7 @@ from torch import Tensor
 
 from bonas.encoders import ENCODINGS
 from bonas.encoders.base import GraphEncoder
+from bonas.fidelity import FidelityMean, fidelity_kernel
 from bonas.kernels import make_kernel
 from bonas.spaces.base import Space
 from bonas.validation import check_choice
@@ -50,6 +52,8 @@ NOISE_FLOOR = MIN_INFERRED_NOISE_LEVEL
 """Smallest learned noise variance (in standardised units): botorch's floor, 1e-4."""
 SAFE_MAGNITUDE = 1e100
 """Largest outcome magnitude standardised as is: the variance of any number of such values is finite."""
+MEAN_PREFIX = "mean."
+"""Names of the prior mean's parameters in a kernel state (a multi-fidelity GP's per-fidelity constants)."""
 DETERMINISTIC_NOISE = 1e-6
 """Fixed noise variance (standardised units) when the objective is noise-free."""
 
@@ -144,7 +148,8 @@ class FitResult:
     best_f: float
 
 
-def _build(train_X: Tensor, train_Y: Tensor, kernel: Kernel, deterministic: bool) -> ArchitectureGP:
+def _build(train_X: Tensor, train_Y: Tensor, kernel: Kernel, deterministic: bool,
+           mean: Mean | None = None) -> ArchitectureGP:
     if deterministic:
         train_Yvar = torch.full_like(train_Y, DETERMINISTIC_NOISE) * train_Y.var().clamp_min(1e-12)
         with warnings.catch_warnings():
@@ -152,13 +157,13 @@ def _build(train_X: Tensor, train_Y: Tensor, kernel: Kernel, deterministic: bool
             # likelihood rounds up to its own floor (1e-6 in double) with a NumericalWarning: on every fit of
             # every noise-free search. The rounding is intended, so that one warning is silenced, here only.
             warnings.filterwarnings("ignore", message="Very small noise values detected", category=NumericalWarning)
-            return ArchitectureGP(train_X, train_Y, train_Yvar=train_Yvar, covar_module=kernel,
+            return ArchitectureGP(train_X, train_Y, train_Yvar=train_Yvar, covar_module=kernel, mean_module=mean,
                                   outcome_transform=Standardize(m=1))
     # botorch's default likelihood: a LogNormal(-4, 1) prior on the noise variance (Hvarfner et al. 2024). Without
     # it, fits on 12-epoch validation accuracies found the mode "everything is noise" (outputscale 1e-7, noise 0.93)
     # and the warm start kept every later fit there: CIFAR-100 seeds stalled (benchmarks/RESULTS.md, issue 18)
     likelihood = get_gaussian_likelihood_with_lognormal_prior()
-    return ArchitectureGP(train_X, train_Y, likelihood=likelihood, covar_module=kernel,
+    return ArchitectureGP(train_X, train_Y, likelihood=likelihood, covar_module=kernel, mean_module=mean,
                           outcome_transform=Standardize(m=1))
 
 
@@ -171,9 +176,14 @@ def _fit(model: ArchitectureGP) -> None:
 
 
 def _warm_start(model: ArchitectureGP, state: dict[str, Tensor]) -> bool:
-    """Load a previous kernel's parameters into ``model``; ``False`` (logged) when they do not fit it."""
+    """Load a previous kernel's parameters (and those of the mean, named with :data:`MEAN_PREFIX`) into ``model``;
+    ``False`` (logged) when they do not fit it."""
+    kernel = {name: value for name, value in state.items() if not name.startswith(MEAN_PREFIX)}
+    mean = {name[len(MEAN_PREFIX):]: value for name, value in state.items() if name.startswith(MEAN_PREFIX)}
     try:
-        model.covar_module.load_state_dict(state, strict=False)
+        model.covar_module.load_state_dict(kernel, strict=False)
+        if mean:
+            model.mean_module.load_state_dict(mean, strict=False)
     except RuntimeError as error:
         logger.warning("ignoring a warm start that does not fit the kernel: %s", error)
         return False
@@ -186,6 +196,7 @@ def fit_surrogate(
     make_kernel: Callable[[], Kernel],
     deterministic: bool = False,
     warm_start: dict[str, Tensor] | None = None,
+    make_mean: Callable[[], Mean | None] = lambda: None,
 ) -> FitResult:
     """Fit a GP to ``n x d`` encodings and ``n x 1`` (transformed) outcomes; never raises on a failed fit.
 
@@ -193,14 +204,14 @@ def fit_surrogate(
     ``deterministic``) started from ``warm_start`` (a previous kernel's
     named parameters); a model with learned noise above ``NOISE_FLOOR``; the
     previous kernel hyperparameters without fitting; the kernel's defaults.
-    Each fallback is logged.
+    Each fallback is logged. ``make_mean`` builds the prior mean (``None``: botorch's constant mean).
     """
     best_f = float(train_Y.max())
     attempts = [("fit", deterministic)]
     if deterministic:
         attempts.append(("learned-noise", False))
     for how, pinned in attempts:
-        model = _build(train_X, train_Y, make_kernel(), pinned)
+        model = _build(train_X, train_Y, make_kernel(), pinned, make_mean())
         if warm_start is not None and not _warm_start(model, warm_start):
             warm_start = None
         try:
@@ -208,7 +219,7 @@ def fit_surrogate(
             return FitResult(model, how, best_f)
         except (ModelFittingError, NotPSDError, NanError, RuntimeError) as error:
             logger.warning("GP fit (%s) on %d points failed: %s: %s", how, len(train_X), type(error).__name__, error)
-    model = _build(train_X, train_Y, make_kernel(), False)
+    model = _build(train_X, train_Y, make_kernel(), False, make_mean())
     how = "prior"
     if warm_start is not None and _warm_start(model, warm_start):
         how = "previous"
@@ -228,31 +239,39 @@ class Surrogate:
     :param device: where encodings, the GP and its posterior live.
     :param warm_start: each successful :meth:`fit` keeps the kernel's hyperparameters (:attr:`kernel_state`)
         to start the next one; ``False`` starts every fit from the kernel's defaults.
+    :param n_fidelities: ``k > 1`` for a multi-fidelity search: inputs are encodings with a fidelity index
+        ``0 .. k - 1`` appended (:meth:`encode_at`), the kernel the architecture kernel times an index kernel over
+        the fidelities and the prior mean a constant per fidelity (:mod:`bonas.fidelity`).
     """
 
     def __init__(self, encoder: GraphEncoder, kernel: str, outcome_transform: str = "standardize",
-                 deterministic: bool = False, device: torch.device | str = "cpu", warm_start: bool = True) -> None:
+                 deterministic: bool = False, device: torch.device | str = "cpu", warm_start: bool = True,
+                 n_fidelities: int = 1) -> None:
         self.encoder = encoder
         self.kernel = kernel
         self.outcome_transform = check_choice(outcome_transform, "outcome transform", OUTCOME_TRANSFORMS)
         self.deterministic = deterministic
         self.device = torch.device(device)
         self.warm_start = warm_start
+        self.n_fidelities = n_fidelities
         self.kernel_state: dict[str, Tensor] | None = None
         self._encoding_cache: dict[Any, Tensor] = {}
 
     @classmethod
     def for_encoding(cls, encoding: str, space: Space, outcome_transform: str = "standardize",
-                     deterministic: bool = False, device: torch.device | str = "cpu", **options: Any) -> "Surrogate":
+                     deterministic: bool = False, device: torch.device | str = "cpu", n_fidelities: int = 1,
+                     **options: Any) -> "Surrogate":
         """The surrogate of the registered ``encoding`` (:data:`bonas.encoders.ENCODINGS`): its encoder for
         ``space``, built with ``options`` (CATE: ``checkpoint``), and its kernel."""
         entry = ENCODINGS[encoding]
-        return cls(entry.build(space, device, **options), entry.kernel, outcome_transform, deterministic, device)
+        return cls(entry.build(space, device, **options), entry.kernel, outcome_transform, deterministic, device,
+                   n_fidelities=n_fidelities)
 
     def sibling(self) -> "Surrogate":
         """A surrogate for another metric of the same architectures: the same encoder, encoding cache, kernel,
         device and noise setting, standardised outcomes, and a kernel state of its own."""
-        other = Surrogate(self.encoder, self.kernel, "standardize", self.deterministic, self.device, self.warm_start)
+        other = Surrogate(self.encoder, self.kernel, "standardize", self.deterministic, self.device, self.warm_start,
+                          self.n_fidelities)
         other._encoding_cache = self._encoding_cache
         return other
 
@@ -266,29 +285,60 @@ class Surrogate:
                 self._encoding_cache[arch] = row
         return torch.stack([self._encoding_cache[arch] for arch in archs]).to(self.device)
 
-    def new_kernel(self) -> Kernel:
-        """The kernel over this surrogate's encodings, at its default hyperparameters."""
-        return make_kernel(self.kernel, self.encoder.dim, groups=self.encoder.groups)
+    def encode_at(self, archs: Sequence[Any], fidelity_indices: Sequence[int], cache: bool = True) -> Tensor:
+        """``n x (d + 1)`` inputs of a multi-fidelity GP: each encoding with its fidelity's index appended."""
+        encodings = self.encode(archs, cache=cache)
+        column = torch.tensor([[float(index)] for index in fidelity_indices], dtype=encodings.dtype,
+                              device=encodings.device).reshape(len(archs), 1)
+        return torch.cat([encodings, column], dim=-1)
 
-    def fit(self, archs: Sequence[Any], values: Sequence[float]) -> FitResult:
+    def new_kernel(self) -> Kernel:
+        """The kernel over this surrogate's inputs, at its default hyperparameters."""
+        dim = self.encoder.dim
+        if self.n_fidelities == 1:
+            return make_kernel(self.kernel, dim, groups=self.encoder.groups)
+        architecture = make_kernel(self.kernel, dim, groups=self.encoder.groups, active_dims=list(range(dim)))
+        return fidelity_kernel(architecture, dim, self.n_fidelities)
+
+    def new_mean(self, like: Tensor) -> Mean | None:
+        """The prior mean, on ``like``'s device and dtype: a constant per fidelity when there are several, else
+        ``None`` (botorch's constant mean)."""
+        return FidelityMean(self.n_fidelities).to(like) if self.n_fidelities > 1 else None
+
+    def fit(self, archs: Sequence[Any], values: Sequence[float],
+            fidelity_indices: Sequence[int] | None = None) -> FitResult:
         """Fit to ``n`` architectures and their maximised ``values``; never raises on a failed fit.
 
         With ``warm_start``, starts from the last successful fit's kernel hyperparameters and keeps the new ones
-        when this fit succeeds.
+        when this fit succeeds. A multi-fidelity surrogate takes each value's ``fidelity_indices``.
         """
-        train_X = self.encode(archs)
+        if (fidelity_indices is None) != (self.n_fidelities == 1):
+            raise ValueError("fidelity_indices are for a multi-fidelity surrogate (n_fidelities > 1), and it "
+                             "needs them")
+        train_X = self.encode(archs) if fidelity_indices is None else self.encode_at(archs, fidelity_indices)
         observed = torch.tensor([[float(value)] for value in values], dtype=train_X.dtype, device=self.device)
         train_Y = transform_outcomes(observed, self.outcome_transform)
         result = fit_surrogate(train_X, train_Y, lambda: self.new_kernel().to(train_X),
-                               deterministic=self.deterministic, warm_start=self.kernel_state)
+                               deterministic=self.deterministic, warm_start=self.kernel_state,
+                               make_mean=lambda: self.new_mean(train_X))
         if self.warm_start and result.how in ("fit", "learned-noise"):
-            self.kernel_state = {name: value.detach().clone()
-                                 for name, value in result.model.covar_module.named_parameters()}
+            self.kernel_state = {name: value.detach().clone() for name, value in self._hyperparameters(result.model)}
         return result
+
+    def _hyperparameters(self, model: ArchitectureGP) -> list[tuple[str, Tensor]]:
+        """What a warm start carries: the kernel's parameters, and a multi-fidelity mean's (``mean.`` names)."""
+        named = list(model.covar_module.named_parameters())
+        if self.n_fidelities > 1:
+            named += [(MEAN_PREFIX + name, value) for name, value in model.mean_module.named_parameters()]
+        return named
 
     @cached_property
     def _kernel_shapes(self) -> dict[str, torch.Size]:
-        return {name: parameter.shape for name, parameter in self.new_kernel().named_parameters()}
+        shapes = {name: parameter.shape for name, parameter in self.new_kernel().named_parameters()}
+        if self.n_fidelities > 1:
+            shapes.update((MEAN_PREFIX + name, parameter.shape)
+                          for name, parameter in FidelityMean(self.n_fidelities).named_parameters())
+        return shapes
 
     def load_kernel_state(self, state: Any) -> None:
         """Set :attr:`kernel_state` from plain lists (a journal's); ``ValueError`` if they do not fit the kernel."""

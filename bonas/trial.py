@@ -34,7 +34,9 @@ class Trial:
     (of an optimizer with named ``objectives``: the objective's value, ``None``
     with two or more objectives; ``values`` then holds every told metric by name);
     ``info`` holds extra JSON-able results (a dict an evaluator returned, or the
-    error of a failure). ``asked_at`` / ``told_at`` are Unix times in seconds.
+    error of a failure). ``asked_at`` / ``told_at`` are Unix times in seconds. In a multi-fidelity search
+    ``fidelity`` is the fidelity to evaluate at (e.g. training epochs) and ``promoted_from`` the id of the trial
+    of the same cell at a lower fidelity that this one promotes (``None`` for a new cell); both ``None`` otherwise.
     """
 
     id: int
@@ -46,6 +48,8 @@ class Trial:
     info: dict[str, Any] = field(default_factory=dict)
     asked_at: float | None = None
     told_at: float | None = None
+    fidelity: int | float | None = None
+    promoted_from: int | None = None
 
     def __post_init__(self) -> None:
         self.state = TrialState(self.state)
@@ -55,13 +59,15 @@ class TrialRegistry:
     """The trials of one optimizer, in id order, and which architecture classes they hold.
 
     A class (the space's ``canonical_key``) belongs to at most one trial that was not abandoned: an abandoned
-    trial releases its class, so the architecture can be asked again.
+    trial releases its class, so the architecture can be asked again. In a multi-fidelity search a class holds
+    at most one such trial per fidelity: the first owns the class, the others are its promotions.
     """
 
     def __init__(self, space: Space) -> None:
         self.space = space
         self._trials: list[Trial] = []
         self._owner: dict[Hashable, int] = {}
+        self._held: dict[Hashable, dict[int | float, int]] = {}
 
     def __len__(self) -> int:
         return len(self._trials)
@@ -84,14 +90,43 @@ class TrialRegistry:
         return [trial for trial in self._trials if trial.state == state]
 
     def add(self, trial: Trial) -> None:
-        """Append ``trial`` (its id must be :attr:`next_id`); its class is taken unless it is abandoned."""
+        """Append ``trial`` (its id must be :attr:`next_id`); its class (at its fidelity) is taken unless it is
+        abandoned."""
         self._trials.append(trial)
         if trial.state != TrialState.ABANDONED:
-            self._owner[self.space.canonical_key(trial.arch)] = trial.id
+            key = self.space.canonical_key(trial.arch)
+            self._owner.setdefault(key, trial.id)
+            if trial.fidelity is not None:
+                self._held.setdefault(key, {})[trial.fidelity] = trial.id
 
     def release(self, trial: Trial) -> None:
-        """Give ``trial``'s class back (it was abandoned)."""
-        self._owner.pop(self.space.canonical_key(trial.arch), None)
+        """Give ``trial``'s class (at its fidelity) back: it was abandoned."""
+        key = self.space.canonical_key(trial.arch)
+        held = self._held.get(key, {})
+        if trial.fidelity is not None and held.get(trial.fidelity) == trial.id:
+            del held[trial.fidelity]
+        if self._owner.get(key) == trial.id:
+            del self._owner[key]
+            # a cell whose first trial is given up stays seen while it holds another fidelity
+            if held:
+                self._owner[key] = min(held.values())
+
+    def at_fidelity(self, arch: Any, fidelity: int | float) -> Trial | None:
+        """The trial (not abandoned) of ``arch``'s class at ``fidelity``, or ``None``."""
+        trial_id = self._held.get(self.space.canonical_key(arch), {}).get(fidelity)
+        return None if trial_id is None else self._trials[trial_id]
+
+    def held_fidelities(self, arch: Any) -> dict[int | float, Trial]:
+        """Fidelity -> trial (not abandoned) of ``arch``'s class, for every fidelity it holds."""
+        held = self._held.get(self.space.canonical_key(arch), {})
+        return {fidelity: self._trials[trial_id] for fidelity, trial_id in held.items()}
+
+    def refuse_held(self, arch: Any, fidelity: int | float) -> None:
+        """``ValueError`` if ``arch``'s class already has a trial (not abandoned) at ``fidelity``."""
+        held = self.at_fidelity(arch, fidelity)
+        if held is not None:
+            raise ValueError(f"{self.space.to_str(arch)} is already trial {held.id} ({held.state.value}) at "
+                             f"fidelity {fidelity}")
 
     def refuse_seen(self, arch: Any) -> None:
         """``ValueError`` if ``arch`` (or an equivalent cell) is already a trial that was not abandoned."""

@@ -7,7 +7,7 @@ with the rest) that rejects encodings of the wrong width with a ``ValueError``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from gpytorch.kernels import Kernel, MaternKernel, RBFKernel, ScaleKernel
 from torch import Tensor
@@ -60,7 +60,8 @@ KERNEL_NAMES: tuple[str, ...] = tuple(KERNELS)
 """The kernels bonas ships."""
 
 
-def make_kernel(name: str, dim: int, groups: Mapping[str, slice] | None = None) -> ScaleKernel:
+def make_kernel(name: str, dim: int, groups: Mapping[str, slice] | None = None,
+                active_dims: Sequence[int] | None = None) -> ScaleKernel:
     """A scaled kernel over ``n x dim`` encodings.
 
     :param name: a registered kernel (:data:`KERNELS`, :func:`register_kernel`): ``"tw"``
@@ -70,9 +71,13 @@ def make_kernel(name: str, dim: int, groups: Mapping[str, slice] | None = None) 
         (Matern 5/2 with one lengthscale: Euclidean distance, as for CATE embeddings).
     :param dim: the encoding width ``d``.
     :param groups: for ``"tw"``: group name -> column slice, partitioning ``[0, dim)``.
+    :param active_dims: the ``dim`` input columns the kernel reads, when its inputs are wider (an encoding with a
+        fidelity index appended, :func:`bonas.fidelity.fidelity_kernel`); ``None``: all of them.
     :returns: an :class:`EncodingScaleKernel` around the named kernel.
     """
     builder = KERNELS[name]
     if not isinstance(dim, int) or dim < 1:
         raise ValueError(f"dim is {dim!r}; expected a positive encoding width")
-    return EncodingScaleKernel(builder(dim, groups), input_dim=dim)
+    if active_dims is not None and len(active_dims) != dim:
+        raise ValueError(f"active_dims names {len(active_dims)} columns for an encoding of width {dim}")
+    return EncodingScaleKernel(builder(dim, groups), input_dim=dim, active_dims=active_dims)

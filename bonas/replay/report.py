@@ -136,7 +136,8 @@ def _mean_hours(rows: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
 
 
 def plot_regret(rows: Sequence[dict[str, Any]], path: Path, title: str, *, size: tuple[float, float] | None = None,
-                methods: Sequence[str] | None = None, regret_label: str = "regret (% points)") -> Figure:
+                methods: Sequence[str] | None = None, regret_label: str = "regret (% points)",
+                x_label: str = "queries") -> Figure:
     """Mean regret over seeds per method against queries, shaded ± 1 standard error, written to ``path``.
 
     A second panel plots it against simulated training time when the table knows it. The y axis is
@@ -154,6 +155,7 @@ def plot_regret(rows: Sequence[dict[str, Any]], path: Path, title: str, *, size:
     :param size: ``(width, height)`` in inches; default 6.4 x 4 (11 x 4 with the time panel).
     :param methods: the methods drawn, in this order; default every method of ``rows``.
     :param regret_label: what the regret is, for the y axis.
+    :param x_label: what ``query`` counts, for the x axis.
     :returns: the figure, for a caller that wants to restyle or inspect it.
     :raises ValueError: a method of ``methods`` is not in ``rows``; an unknown suffix.
     """
@@ -194,7 +196,7 @@ def plot_regret(rows: Sequence[dict[str, Any]], path: Path, title: str, *, size:
         axis.grid(True, which="major", alpha=0.35)
         axis.grid(True, which="minor", alpha=0.12)
         axis.tick_params(labelsize=fontsize - 1)
-    axes[0].set_xlabel("queries", fontsize=fontsize)
+    axes[0].set_xlabel(x_label, fontsize=fontsize)
     axes[0].set_ylabel(f"mean {regret_label}", fontsize=fontsize)
     if has_time:
         axes[1].set_xlabel("simulated training time (h)", fontsize=fontsize)
@@ -377,10 +379,12 @@ def write_outputs(rows: Sequence[dict[str, Any]], space: Space, out: Path, title
 
 
 def read_trials(path: Path) -> list[dict[str, Any]]:
-    """The rows of a replay's ``trials.csv`` (single- or multi-objective), numbers parsed, for redrawing."""
+    """The rows of a replay's ``trials.csv`` (single- or multi-objective, or multi-fidelity), numbers parsed, for
+    redrawing."""
+    texts, counts = ("method", "arch", "recommended"), ("seed", "query", "step", "promoted")
     with path.open(newline="") as handle:
-        return [{key: value if key in ("method", "arch") else int(value) if key in ("seed", "query")
-                 else float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+        return [{key: value if key in texts else int(value) if key in counts else float(value)
+                 for key, value in row.items()} for row in csv.DictReader(handle)]
 
 
 def check_output_folder(out: Path) -> None:

@@ -18,6 +18,7 @@ from gpytorch.utils.warnings import NumericalWarning
 from bonas.backends import Backend, LocalBackend, RayBackend
 from bonas.progress import Progress
 from bonas.replay.benchmark import ReplayBenchmark, ReplaySpec, TableObjective, make_benchmark
+from bonas.replay.fidelity import MultiFidelitySpec, fidelity_replay, fidelity_table
 from bonas.replay.multi import MultiObjectiveSpec, multi_objective_replay, multi_objective_table
 from bonas.replay.strategies import Strategy, make_strategy
 
@@ -161,20 +162,25 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_one(method: str, seed: int, spec: ReplaySpec | MultiObjectiveSpec,
-             backend: Backend | None) -> list[dict[str, Any]]:
+AnySpec = ReplaySpec | MultiObjectiveSpec | MultiFidelitySpec
+"""What :func:`run_replays` runs: a single-objective, multi-objective or multi-fidelity replay."""
+
+
+def _run_one(method: str, seed: int, spec: AnySpec, backend: Backend | None) -> list[dict[str, Any]]:
     if isinstance(spec, MultiObjectiveSpec):
         return multi_objective_replay(method, seed, spec)
+    if isinstance(spec, MultiFidelitySpec):
+        return fidelity_replay(method, seed, spec)
     return replay(method, seed, spec, backend)
 
 
-def _replay_in_worker(method: str, seed: int, spec: ReplaySpec | MultiObjectiveSpec) -> list[dict[str, Any]]:
+def _replay_in_worker(method: str, seed: int, spec: AnySpec) -> list[dict[str, Any]]:
     torch.set_num_threads(1)
     return _run_one(method, seed, spec, None)
 
 
 def run_replays(
-    spec: ReplaySpec | MultiObjectiveSpec,
+    spec: AnySpec,
     methods: Sequence[str],
     seeds: Sequence[int],
     jobs: int = 1,
@@ -184,7 +190,8 @@ def run_replays(
     """Every (method, seed) replay, ``jobs`` processes at a time; rows ordered by method, seed, query.
 
     A :class:`~bonas.replay.multi.MultiObjectiveSpec` runs multi-objective replays (their rows' ``regret`` is the
-    hypervolume regret).
+    hypervolume regret); a :class:`~bonas.replay.fidelity.MultiFidelitySpec` multi-fidelity ones (a row per
+    evaluation, until the epoch budget is spent).
 
     Each replay is seeded by its seed alone, so the rows do not depend on
     ``jobs`` or on the order in which processes finish. With a ``backend``
@@ -197,10 +204,13 @@ def run_replays(
     if backend is not None and jobs > 1:
         raise ValueError(f"jobs={jobs} with an evaluation backend: the backend runs the look-ups in parallel, "
                          f"so run the replays with jobs=1")
-    if isinstance(spec, MultiObjectiveSpec):
+    if isinstance(spec, (MultiObjectiveSpec, MultiFidelitySpec)):
         if backend is not None:
-            raise ValueError("a multi-objective replay looks its cells up inline; use no backend")
-        multi_objective_table(spec)
+            raise ValueError("a multi-objective or multi-fidelity replay looks its cells up inline; use no backend")
+        if isinstance(spec, MultiObjectiveSpec):
+            multi_objective_table(spec)
+        else:
+            fidelity_table(spec.dataset)
     else:
         make_benchmark(spec)
     tasks = [(method, seed) for method in methods for seed in seeds]
@@ -213,7 +223,7 @@ def run_replays(
     return [row for task in tasks for row in results[task]]
 
 
-def _run_tasks(spec: ReplaySpec | MultiObjectiveSpec, tasks: Sequence[tuple[str, int]], jobs: int, show_progress: bool,
+def _run_tasks(spec: AnySpec, tasks: Sequence[tuple[str, int]], jobs: int, show_progress: bool,
                backend: Backend | None, results: dict[tuple[str, int], list[dict[str, Any]]]) -> None:
     """Fill ``results`` with the rows of each (method, seed) of ``tasks`` as it finishes.
 
