@@ -267,6 +267,9 @@ def _evaluator_description(args: argparse.Namespace) -> str:
     if args.evaluator == "naswot":
         return f"naswot data={args.data} seed={args.seed}{batch}"
     lr = "" if args.lr == TRAINING_LR else f" lr={args.lr:g}"
+    if args.fidelities is not None:
+        return (f"{args.evaluator} data={args.data} fidelities={','.join(map(str, args.fidelities))} "
+                f"seed={args.seed}{batch}{lr}")
     return f"{args.evaluator} data={args.data} epochs={args.epochs} seed={args.seed}{batch}{lr}"
 
 
@@ -277,13 +280,21 @@ def _search(args: argparse.Namespace, console: Console) -> int:
     else:
         train_data, val_data = CIFAR10Folder(args.data, "train"), CIFAR10Folder(args.data, "test")
     threads = max(1, (os.cpu_count() or 1) // args.workers)
+    if args.fidelities is not None and (args.evaluator != "train" or args.objectives is not None):
+        console.print("[red]bonas search: --fidelities trains each cell for that many epochs: it needs --evaluator "
+                      "train and one objective (no --objectives)", soft_wrap=True)
+        return 2
+    epochs = args.epochs if args.fidelities is None else max(args.fidelities)
     try:
         if args.evaluator == "naswot":
             evaluate = NASWOT(train_data, space, seed=args.seed, num_threads=threads, device=args.device,
                               **({} if args.batch_size is None else {"batch_size": args.batch_size}))
         else:
-            evaluate = TrainingEvaluator(train_data, val_data, epochs=args.epochs, seed=args.seed, space=space,
+            # with fidelities, a lower fidelity is the first epochs of the largest one's schedule, so a promotion
+            # continues from the lower fidelity's checkpoint
+            evaluate = TrainingEvaluator(train_data, val_data, epochs=epochs, seed=args.seed, space=space,
                                          num_threads=threads, device=args.device, lr=args.lr,
+                                         schedule_epochs=None if args.fidelities is None else epochs,
                                          **({} if args.batch_size is None else {"batch_size": args.batch_size}))
     except ValueError as error:
         console.print(f"[red]bonas search: {escape(str(error))}", soft_wrap=True)
@@ -306,6 +317,11 @@ def _search(args: argparse.Namespace, console: Console) -> int:
         if kept:
             console.print(f"[yellow]resuming {journal}: its settings {kept} are kept over the options given")
         written = None if opt.outcomes is None else dict(opt.outcomes.objectives)
+        if opt.settings.fidelities != (None if args.fidelities is None else tuple(sorted(args.fidelities))):
+            console.print(f"[red]cannot resume {journal}: it was written with fidelities {opt.settings.fidelities}, "
+                          f"not {args.fidelities}; pass the same --fidelities", soft_wrap=True)
+            opt.close()
+            return 2
         if written != objectives:
             console.print(f"[red]cannot resume {journal}: it was written with objectives {written}, not "
                           f"{objectives}; pass the same --objectives", soft_wrap=True)
@@ -325,7 +341,7 @@ def _search(args: argparse.Namespace, console: Console) -> int:
         try:
             opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=journal, feasible=feasible,
                             objectives=objectives, evaluator=evaluator, n_initial=args.n_initial,
-                            device=args.device)
+                            device=args.device, fidelities=args.fidelities)
         except (JournalLockedError, ValueError, OSError) as error:
             console.print(f"[red]bonas search: cannot create {journal}: {escape(str(error))}", soft_wrap=True)
             return 2
@@ -614,6 +630,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--space", default="nb201", choices=space_names("network_builder"),
                         help="search space (default: nb201)")
+    search.add_argument("--fidelities", type=_fidelities, default=None, metavar="2,8",
+                        help="with --evaluator train: a multi-fidelity search over these training epochs; each "
+                             "cell is trained the fewest first and promoted when the GP expects it to pay, a "
+                             "promotion continuing from the lower fidelity's checkpoint (kept beside the journal); "
+                             "the result is the best cell trained the most epochs (default: one fidelity, --epochs)")
     search.add_argument("--evaluator", default="naswot", choices=EVALUATORS, help="how an architecture is "
                         "scored (default: naswot)")
     search.add_argument("--data", default="digits", type=_data,

@@ -70,6 +70,7 @@ class JournalTrial:
     info: dict[str, Any] = field(default_factory=dict)
     asked_at: float | None = None
     told_at: float | None = None
+    fidelity: int | float | None = None
 
     @property
     def duration_s(self) -> float | None:
@@ -113,7 +114,11 @@ class JournalReport:
         return [trial for trial in self.trials if trial.state == state]
 
     def is_feasible(self, trial: JournalTrial) -> bool:
-        """Whether a completed trial meets the journal's measured constraints."""
+        """Whether a completed trial counts toward the best: it meets the journal's measured constraints and, in a
+        multi-fidelity journal, was evaluated at the target fidelity."""
+        target = self.settings.get("target_fidelity")
+        if target is not None and trial.fidelity != target:
+            return False
         return self.outcomes is None or self.outcomes.is_feasible(trial.values)
 
     def feasible_completed(self) -> list[JournalTrial]:
@@ -195,7 +200,8 @@ def read_report(path: str | Path) -> JournalReport:
             attached = kind == "attach"
             trial = JournalTrial(id=event["trial"], arch=event["arch"], ask=None if attached else event["ask"],
                                  state=TrialState.COMPLETE if attached else TrialState.RUNNING,
-                                 asked_at=event.get("told_at") if attached else event.get("asked_at"))
+                                 asked_at=event.get("told_at") if attached else event.get("asked_at"),
+                                 fidelity=event.get("fidelity"))
             trials.append(trial)
             if not attached:
                 continue
@@ -275,7 +281,8 @@ def trial_rows(report: JournalReport) -> tuple[list[str], list[dict[str, Any]]]:
     """The columns and rows of ``trials.csv``: one row per trial, in id order (see :data:`TRIAL_COLUMNS`)."""
     metrics = () if report.outcomes is None else report.outcomes.metrics
     info_keys = sorted({key for trial in report.trials for key in trial.info})
-    columns = [*TRIAL_COLUMNS, *(metric_column(name) for name in metrics),
+    multi_fidelity = report.settings.get("fidelities") is not None
+    columns = [*TRIAL_COLUMNS, *(["fidelity"] if multi_fidelity else []), *(metric_column(name) for name in metrics),
                *(["feasible"] if report.outcomes is not None and report.outcomes.constraints else []),
                *(f"info.{key}" for key in info_keys)]
     rows = []
@@ -284,6 +291,8 @@ def trial_rows(report: JournalReport) -> tuple[list[str], list[dict[str, Any]]]:
         row = {"trial": trial.id, "state": trial.state.value, "ask": trial.ask, "value": trial.value,
                "asked_at": _timestamp(trial.asked_at), "told_at": _timestamp(trial.told_at),
                "duration_s": None if trial.duration_s is None else round(trial.duration_s, 3), "arch": trial.arch}
+        if multi_fidelity:
+            row["fidelity"] = trial.fidelity
         for name in metrics:
             row[metric_column(name)] = trial.values[name] if complete else None
         if "feasible" in columns:

@@ -9,7 +9,12 @@ would only repeat it.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from bonas.backends.base import Backend, Evaluate, Outcome, error_summary
 from bonas.backends.local import LocalBackend
@@ -46,6 +51,7 @@ def run(
     batch: str | None = None,
     show_progress: bool = True,
     fail_fast: int | None = FAIL_FAST,
+    checkpoints: str | Path | None = None,
 ) -> Optimizer:
     """Drive ``opt`` until ``n_trials`` trials are told (completed or failed), evaluating on ``backend``.
 
@@ -70,9 +76,15 @@ def run(
     :param fail_fast: stop when the first this many evaluations told in this run all fail with the same
         error: the backend is shut down and :class:`EvaluationError` raised; the failures are told, trials
         still in flight stay so in the journal, and resuming re-runs them. ``None`` never stops.
+    :param checkpoints: for a multi-fidelity optimizer, the folder of per-trial checkpoints (``trial-<id>.pt``):
+        each evaluation is called ``evaluate(arch, fidelity=..., save_path=..., resume_path=...)``, a promotion's
+        ``resume_path`` its source trial's checkpoint, so that an evaluator that keeps weights
+        (:class:`~bonas.evaluators.TrainingEvaluator`) continues from them. Default: ``<journal>.checkpoints``
+        beside the optimizer's journal, none (``evaluate(arch, fidelity=...)`` only) without one.
     :raises RuntimeError: the optimizer cannot write its journal (read-only, closed or handed over), before
         anything is submitted.
-    :raises TypeError: ``evaluate`` cannot run on ``backend``. A trial whose ``submit`` raised, and the rest
+    :raises TypeError: ``evaluate`` cannot run on ``backend``, or takes no ``fidelity`` for a multi-fidelity
+        optimizer. A trial whose ``submit`` raised, and the rest
         of its batch, are recorded as abandoned with the reason before the error propagates.
     """
     check_int(n_trials, "n_trials", minimum=1)
@@ -87,6 +99,7 @@ def run(
     try:
         opt.check_writable()
         backend.check(evaluate)
+        evaluate = _at_fidelity(opt, evaluate, checkpoints)
         _submit(opt, backend, evaluate, opt.pending, trials)
         with Progress("bonas run", n_trials, completed=_n_told(opt), enabled=show_progress) as progress:
             while _n_told(opt) < n_trials and not (exhausted and not trials):
@@ -112,12 +125,47 @@ def run(
     return opt
 
 
-def _submit(opt: Optimizer, backend: Backend, evaluate: Evaluate, new_trials: list[Trial],
+class _FidelityEvaluation:
+    """``evaluate`` of a multi-fidelity run: ``trial -> evaluate(arch, fidelity=..., [save_path, resume_path])``."""
+
+    def __init__(self, evaluate: Evaluate, checkpoints: Path | None) -> None:
+        self.evaluate, self.checkpoints = evaluate, checkpoints
+
+    def __call__(self, trial: Trial) -> Callable[[Any], Any]:
+        options: dict[str, Any] = {"fidelity": trial.fidelity}
+        if self.checkpoints is not None:
+            options["save_path"] = str(self.checkpoints / f"trial-{trial.id}.pt")
+            if trial.promoted_from is not None:
+                options["resume_path"] = str(self.checkpoints / f"trial-{trial.promoted_from}.pt")
+        return functools.partial(self.evaluate, **options)
+
+
+def _at_fidelity(opt: Optimizer, evaluate: Evaluate,
+                 checkpoints: str | Path | None) -> Evaluate | _FidelityEvaluation:
+    """``evaluate`` as is for a single-fidelity optimizer; else a :class:`_FidelityEvaluation` (``TypeError``
+    when ``evaluate`` takes no ``fidelity``)."""
+    if opt.fidelities is None:
+        return evaluate
+    try:
+        parameters = inspect.signature(evaluate).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    takes_any = any(parameter.kind == parameter.VAR_KEYWORD for parameter in parameters.values())
+    if "fidelity" not in parameters and not takes_any:
+        raise TypeError(f"a multi-fidelity optimizer calls evaluate(arch, fidelity=...); {evaluate!r} takes no "
+                        "fidelity (TrainingEvaluator does: it trains that many epochs)")
+    if checkpoints is None and opt._journal is not None:
+        checkpoints = opt._journal.path.with_name(opt._journal.path.name + ".checkpoints")
+    return _FidelityEvaluation(evaluate, None if checkpoints is None else Path(checkpoints))
+
+
+def _submit(opt: Optimizer, backend: Backend, evaluate: Evaluate | _FidelityEvaluation, new_trials: list[Trial],
             trials: dict[int, Trial]) -> None:
     """Submit ``new_trials``, adding them to ``trials``; if a submit raises, abandon it and the rest, and re-raise."""
     for index, trial in enumerate(new_trials):
         try:
-            backend.submit(trial.id, evaluate, trial.arch)
+            call = evaluate(trial) if isinstance(evaluate, _FidelityEvaluation) else evaluate
+            backend.submit(trial.id, call, trial.arch)
         except Exception as error:
             for unsent in new_trials[index:]:
                 opt.tell(unsent, state="abandoned", info={"reason": f"not submitted: {type(error).__name__}: {error}"})

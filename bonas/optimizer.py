@@ -114,7 +114,9 @@ class Optimizer:
         self.fidelities = settings.fidelity_levels
         self.surrogate = Surrogate.for_encoding(
             settings.encoding, space, settings.outcome_transform, settings.deterministic, self.device,
-            n_fidelities=1 if self.fidelities is None else len(self.fidelities.levels), **settings.encoder_options())
+            n_fidelities=1 if self.fidelities is None else len(self.fidelities.levels),
+            target_fidelity_index=None if self.fidelities is None else self.fidelities.target_index,
+            **settings.encoder_options())
         self.outcomes = settings.outcomes
         self.surrogates = {} if self.outcomes is None else {
             metric: self.surrogate if index == 0 else self.surrogate.sibling()

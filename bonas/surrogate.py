@@ -13,6 +13,7 @@ Fitting falls back step by step when botorch fails (see :func:`fit_surrogate`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import Callable, Sequence
@@ -242,11 +243,13 @@ class Surrogate:
     :param n_fidelities: ``k > 1`` for a multi-fidelity search: inputs are encodings with a fidelity index
         ``0 .. k - 1`` appended (:meth:`encode_at`), the kernel the architecture kernel times an index kernel over
         the fidelities and the prior mean a constant per fidelity (:mod:`bonas.fidelity`).
+    :param target_fidelity_index: the target among them (default the last), whose scale the architecture
+        kernel's outputscale is.
     """
 
     def __init__(self, encoder: GraphEncoder, kernel: str, outcome_transform: str = "standardize",
                  deterministic: bool = False, device: torch.device | str = "cpu", warm_start: bool = True,
-                 n_fidelities: int = 1) -> None:
+                 n_fidelities: int = 1, target_fidelity_index: int | None = None) -> None:
         self.encoder = encoder
         self.kernel = kernel
         self.outcome_transform = check_choice(outcome_transform, "outcome transform", OUTCOME_TRANSFORMS)
@@ -254,24 +257,25 @@ class Surrogate:
         self.device = torch.device(device)
         self.warm_start = warm_start
         self.n_fidelities = n_fidelities
+        self.target_fidelity_index = n_fidelities - 1 if target_fidelity_index is None else target_fidelity_index
         self.kernel_state: dict[str, Tensor] | None = None
         self._encoding_cache: dict[Any, Tensor] = {}
 
     @classmethod
     def for_encoding(cls, encoding: str, space: Space, outcome_transform: str = "standardize",
                      deterministic: bool = False, device: torch.device | str = "cpu", n_fidelities: int = 1,
-                     **options: Any) -> "Surrogate":
+                     target_fidelity_index: int | None = None, **options: Any) -> "Surrogate":
         """The surrogate of the registered ``encoding`` (:data:`bonas.encoders.ENCODINGS`): its encoder for
         ``space``, built with ``options`` (CATE: ``checkpoint``), and its kernel."""
         entry = ENCODINGS[encoding]
         return cls(entry.build(space, device, **options), entry.kernel, outcome_transform, deterministic, device,
-                   n_fidelities=n_fidelities)
+                   n_fidelities=n_fidelities, target_fidelity_index=target_fidelity_index)
 
     def sibling(self) -> "Surrogate":
         """A surrogate for another metric of the same architectures: the same encoder, encoding cache, kernel,
         device and noise setting, standardised outcomes, and a kernel state of its own."""
         other = Surrogate(self.encoder, self.kernel, "standardize", self.deterministic, self.device, self.warm_start,
-                          self.n_fidelities)
+                          self.n_fidelities, self.target_fidelity_index)
         other._encoding_cache = self._encoding_cache
         return other
 
@@ -298,7 +302,7 @@ class Surrogate:
         if self.n_fidelities == 1:
             return make_kernel(self.kernel, dim, groups=self.encoder.groups)
         architecture = make_kernel(self.kernel, dim, groups=self.encoder.groups, active_dims=list(range(dim)))
-        return fidelity_kernel(architecture, dim, self.n_fidelities)
+        return fidelity_kernel(architecture, dim, self.n_fidelities, self.target_fidelity_index)
 
     def new_mean(self, like: Tensor) -> Mean | None:
         """The prior mean, on ``like``'s device and dtype: a constant per fidelity when there are several, else
@@ -318,12 +322,25 @@ class Surrogate:
         train_X = self.encode(archs) if fidelity_indices is None else self.encode_at(archs, fidelity_indices)
         observed = torch.tensor([[float(value)] for value in values], dtype=train_X.dtype, device=self.device)
         train_Y = transform_outcomes(observed, self.outcome_transform)
-        result = fit_surrogate(train_X, train_Y, lambda: self.new_kernel().to(train_X),
-                               deterministic=self.deterministic, warm_start=self.kernel_state,
-                               make_mean=lambda: self.new_mean(train_X))
+        with self._seeded_retries(len(values)):
+            result = fit_surrogate(train_X, train_Y, lambda: self.new_kernel().to(train_X),
+                                   deterministic=self.deterministic, warm_start=self.kernel_state,
+                                   make_mean=lambda: self.new_mean(train_X))
         if self.warm_start and result.how in ("fit", "learned-noise"):
             self.kernel_state = {name: value.detach().clone() for name, value in self._hyperparameters(result.model)}
         return result
+
+    def _seeded_retries(self, seed: int) -> contextlib.AbstractContextManager:
+        """For a multi-fidelity fit, torch's generator forked and seeded: botorch's fit retries from
+        hyperparameters drawn from their priors when an attempt fails (the fidelity kernel's prior makes that
+        common on few results), and a fit must be a function of its data. A single-fidelity fit is left as is."""
+        if self.n_fidelities == 1:
+            return contextlib.nullcontext()
+        forked = torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else [])
+        stack = contextlib.ExitStack()
+        stack.enter_context(forked)
+        torch.manual_seed(seed)
+        return stack
 
     def _hyperparameters(self, model: ArchitectureGP) -> list[tuple[str, Tensor]]:
         """What a warm start carries: the kernel's parameters, and a multi-fidelity mean's (``mean.`` names)."""

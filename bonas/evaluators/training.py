@@ -6,12 +6,32 @@ entropy, no warm-up. On CUDA the forward pass runs under ``torch.autocast``
 (float16 with a gradient scaler) unless ``amp=False``; the CPU trains in
 float32. A diverged run (a non-finite training loss) raises
 ``FloatingPointError``, which a backend records as a failed trial.
+
+Multi-fidelity: a call may ask for ``fidelity`` epochs instead of the
+evaluator's ``epochs``. With ``schedule_epochs`` set (a multi-fidelity run sets
+it to its largest fidelity), ``fidelity`` epochs are the first ``fidelity``
+epochs of one ``schedule_epochs``-long cosine schedule, so a lower fidelity is
+a prefix of a higher one, and a promotion continues from the lower fidelity's
+checkpoint (``save_path`` / ``resume_path``) instead of retraining. The
+checkpoint holds the network's, optimizer's, learning-rate schedule's and
+gradient scaler's states, the shuffling generator's state (it also draws the
+augmentation, and is the only random source the training loop uses), the
+epochs done, the schedule's length, the architecture's string and the
+settings that shape training; it is plain tensors and containers, read with
+``torch.load(..., weights_only=True)``. On the CPU, training ``k`` epochs,
+saving and continuing to ``n`` gives the same weights and accuracy as training
+``n`` epochs at once.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import math
+import os
+import pickle
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,15 +40,27 @@ from torch import nn
 from bonas.device import resolve_device
 from bonas.evaluators.data import (ImageData, as_image_data, augment, batches, image_shape, labels_of, n_batches,
                                   resident)
+from bonas.files import atomic_write
 from bonas.networks import build_network, check_input, count_params
 from bonas.spaces.base import Space
 from bonas.spaces.nb201 import NASBench201Space
 from bonas.validation import check_int, check_positive
 
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "bonas.TrainingEvaluator checkpoint 1"
+"""The ``format`` entry of a checkpoint this module writes; any other file is not resumed from."""
+
 
 class TrainingEvaluator:
-    """A picklable ``arch -> dict``: ``value`` (validation accuracy, %), ``train_loss``, ``train_time_s``,
-    ``params`` (a count), ``epochs``, ``device`` and ``amp``.
+    """A picklable ``arch -> dict``: ``value`` (validation accuracy, %), ``train_loss`` (mean over the last
+    epoch), ``train_time_s`` (this call's), ``params`` (a count), ``epochs`` (the fidelity reached),
+    ``epochs_trained`` (run in this call), ``resumed_from_epoch`` (0 unless continued from a checkpoint),
+    ``device`` and ``amp``; with a ``resume_path`` also ``promotion`` (``"continued"`` or ``"retrained"``, then
+    with its ``retrain_reason``).
+
+    Call it as ``evaluator(arch)``, or ``evaluator(arch, fidelity=8, save_path=..., resume_path=...)`` in a
+    multi-fidelity run (see :meth:`__call__`).
 
     :param train_data, val_data: ``(images, labels)`` arrays or tensors (``n x c x h x w``, ``n``), a
         :class:`~bonas.evaluators.CIFAR10Folder` or a torch ``Dataset`` of ``(image, label)``.
@@ -41,14 +73,23 @@ class TrainingEvaluator:
     :param augment: random crops and flips (as NB201 on CIFAR); off by default.
     :param channels, cells_per_stage: network size (see :func:`~bonas.networks.build_network`).
     :param num_threads: ``torch.set_num_threads`` in the evaluating process (useful with several workers).
+    :param epochs: what a call without ``fidelity`` trains.
+    :param schedule_epochs: the cosine learning-rate schedule's length in epochs. ``None``: it spans the epochs a
+        call trains. Set: a call of ``fidelity`` epochs trains the first ``fidelity`` epochs of this schedule
+        (a prefix of every longer fidelity), so ``fidelity`` (and ``epochs``) may not exceed it.
     """
 
     def __init__(self, train_data: Any, val_data: Any, epochs: int = 12, batch_size: int = 256, lr: float = 0.1,
                  device: str = "auto", amp: bool | str = "auto", seed: int = 0, space: Space | None = None,
                  num_classes: int | None = None, momentum: float = 0.9, weight_decay: float = 5e-4,
                  augment: bool = False, channels: int | None = None, cells_per_stage: int | None = None,
-                 num_threads: int | None = None) -> None:
+                 num_threads: int | None = None, schedule_epochs: int | None = None) -> None:
         epochs = check_int(epochs, "epochs", minimum=1)
+        if schedule_epochs is not None:
+            schedule_epochs = check_int(schedule_epochs, "schedule_epochs", minimum=1)
+            if epochs > schedule_epochs:
+                raise ValueError(f"epochs {epochs} exceeds schedule_epochs {schedule_epochs}: a call trains a "
+                                 f"prefix of the schedule; set epochs <= schedule_epochs")
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         num_threads = None if num_threads is None else check_int(num_threads, "num_threads", minimum=1)
         lr = check_positive(lr, "lr")
@@ -69,28 +110,59 @@ class TrainingEvaluator:
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.momentum, self.weight_decay, self.augment = momentum, weight_decay, augment
         self.device, self.amp, self.seed, self.num_threads = device, amp, seed, num_threads
+        self.schedule_epochs = schedule_epochs
 
     def build(self, arch: Any) -> nn.Module:
         """The untrained network of ``arch`` for this data."""
         return build_network(self.space, arch, self.num_classes, self.image_shape[0], **self.network_options)
 
-    def __call__(self, arch: Any) -> dict[str, Any]:
+    def __call__(self, arch: Any, fidelity: int | None = None, save_path: str | os.PathLike | None = None,
+                 resume_path: str | os.PathLike | None = None) -> dict[str, Any]:
+        """Train ``arch`` for ``fidelity`` epochs (default ``epochs``) and measure its validation accuracy.
+
+        :param fidelity: the epochs to have trained when this call returns; at most ``schedule_epochs``.
+        :param save_path: where to save a checkpoint after training (written atomically, folders created).
+        :param resume_path: a checkpoint to continue from. It is used when it exists, is readable and
+            matches this call (the same architecture, schedule length and training settings, fewer epochs
+            done than ``fidelity``); otherwise the network is trained from scratch and ``retrain_reason``
+            says why.
+        """
+        fidelity = self.epochs if fidelity is None else check_int(fidelity, "fidelity", minimum=1)
+        schedule_epochs = fidelity if self.schedule_epochs is None else self.schedule_epochs
+        if fidelity > schedule_epochs:
+            raise ValueError(f"fidelity {fidelity} exceeds schedule_epochs {schedule_epochs}: a call trains a "
+                             f"prefix of the schedule")
         if self.num_threads is not None:
             torch.set_num_threads(self.num_threads)
         device = resolve_device(self.device)
         use_amp = device.type == "cuda" and self.amp is not False
         torch.manual_seed(self.seed)
         network = self.build(arch).to(device)
+        arch_str = self.space.to_str(arch)
         train_data, val_data = resident(self.train_data, device), resident(self.val_data, device)
         optimizer = torch.optim.SGD(network.parameters(), lr=self.lr, momentum=self.momentum, nesterov=True,
                                     weight_decay=self.weight_decay)
-        total_steps = self.epochs * n_batches(train_data, self.batch_size)
+        total_steps = schedule_epochs * n_batches(train_data, self.batch_size)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / total_steps)))
         scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
         generator = torch.Generator().manual_seed(self.seed)
+        settings = self._settings(len(train_data), use_amp)
+        done, promotion = 0, {}
+        if resume_path is not None:
+            checkpoint, reason = _matching_checkpoint(resume_path, arch_str, schedule_epochs, fidelity, settings)
+            if checkpoint is None:
+                logger.info("retraining %s to %d epochs: %s", arch_str, fidelity, reason)
+                promotion = {"promotion": "retrained", "retrain_reason": reason}
+            else:
+                network.load_state_dict(checkpoint["network"])
+                optimizer.load_state_dict(checkpoint["optimizer"])
+                schedule.load_state_dict(checkpoint["schedule"])
+                scaler.load_state_dict(checkpoint["scaler"])
+                generator.set_state(checkpoint["generator"])
+                done, promotion = checkpoint["epochs_done"], {"promotion": "continued"}
         start = time.perf_counter()
-        for epoch in range(1, self.epochs + 1):
+        for epoch in range(done + 1, fidelity + 1):
             network.train()
             loss_sum, seen = torch.zeros((), device=device), 0
             for x, y in batches(train_data, self.batch_size, device, generator):
@@ -108,11 +180,64 @@ class TrainingEvaluator:
             train_loss = loss_sum.item() / seen
             if not math.isfinite(train_loss):
                 raise FloatingPointError(f"training diverged: mean training loss {train_loss} in epoch {epoch} of "
-                                         f"{self.epochs} (lr {self.lr}); try a smaller lr")
+                                         f"{fidelity} (lr {self.lr}); try a smaller lr")
         train_time_s = time.perf_counter() - start
+        if save_path is not None:
+            save_checkpoint(save_path, {
+                "format": CHECKPOINT_FORMAT, "arch": arch_str, "epochs_done": fidelity,
+                "schedule_epochs": schedule_epochs, "settings": settings, "network": network.state_dict(),
+                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "scaler": scaler.state_dict(), "generator": generator.get_state(), "train_loss": train_loss})
         return {"value": accuracy(network, val_data, self.batch_size, device, use_amp), "train_loss": train_loss,
-                "train_time_s": train_time_s, "params": count_params(network), "epochs": self.epochs,
-                "device": str(device), "amp": use_amp}
+                "train_time_s": train_time_s, "params": count_params(network), "epochs": fidelity,
+                "epochs_trained": fidelity - done, "resumed_from_epoch": done, "device": str(device),
+                "amp": use_amp, **promotion}
+
+    def _settings(self, train_images: int, use_amp: bool) -> dict[str, Any]:
+        """What besides the architecture and schedule shapes training, as plain values a checkpoint must match."""
+        sizes = {name: None if size is None else int(size) for name, size in self.network_options.items()}
+        return {"lr": float(self.lr), "batch_size": self.batch_size, "momentum": float(self.momentum),
+                "weight_decay": float(self.weight_decay), "augment": bool(self.augment), "seed": int(self.seed),
+                "amp": use_amp, "num_classes": self.num_classes, "image_shape": [int(n) for n in self.image_shape],
+                "train_images": train_images, **sizes}
+
+
+def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> None:
+    """``torch.save`` ``checkpoint`` to ``path`` atomically (a temporary file beside it, then ``os.replace``),
+    creating its folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = io.BytesIO()
+    torch.save(checkpoint, payload)
+    atomic_write(path, payload.getvalue())
+
+
+def _matching_checkpoint(path: str | os.PathLike, arch_str: str, schedule_epochs: int, fidelity: int,
+                         settings: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The checkpoint at ``path`` if training ``arch_str`` to ``fidelity`` can continue from it, else ``None``
+    and why not."""
+    if not os.path.isfile(path):
+        return None, f"no checkpoint at {os.fspath(path)}"
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated or foreign file can make the unpickler raise almost anything
+        why = ("weights_only=True refused it (corrupt, or not plain tensors and containers)"
+               if isinstance(error, pickle.UnpicklingError) else (str(error).strip().splitlines() or [""])[0])
+        return None, f"unreadable checkpoint at {os.fspath(path)}: {type(error).__name__}: {why}"
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        return None, f"{os.fspath(path)} is not a TrainingEvaluator checkpoint"
+    if checkpoint["arch"] != arch_str:
+        return None, f"different architecture: the checkpoint trained {checkpoint['arch']}"
+    if checkpoint["schedule_epochs"] != schedule_epochs:
+        return None, (f"schedule differs: the checkpoint follows a {checkpoint['schedule_epochs']}-epoch cosine "
+                      f"schedule, this call a {schedule_epochs}-epoch one")
+    differing = [f"{name} {checkpoint['settings'].get(name)!r} in the checkpoint, {value!r} here"
+                 for name, value in settings.items() if checkpoint["settings"].get(name) != value]
+    if differing:
+        return None, "settings differ: " + "; ".join(differing)
+    if checkpoint["epochs_done"] >= fidelity:
+        return None, f"the checkpoint has {checkpoint['epochs_done']} epochs, not fewer than fidelity {fidelity}"
+    return checkpoint, ""
 
 
 @torch.no_grad()

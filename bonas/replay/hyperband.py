@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Hashable, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -124,7 +125,7 @@ class Hyperband:
             return None
         return self.schedule[(self.n_brackets_started - 1) % len(self.schedule)]
 
-    def ask(self) -> tuple[Any, Any]:
+    def ask(self) -> tuple[Any, int]:
         """The next ``(arch, fidelity)`` to evaluate, ``fidelity`` one of :attr:`fidelities`."""
         if self._pending is not None:
             arch, fidelity = self._pending
@@ -136,7 +137,7 @@ class Hyperband:
         self._pending = (arch, self.bracket[self._rung][1])
         return self._pending
 
-    def tell(self, arch: Any, fidelity: Any, value: float) -> None:
+    def tell(self, arch: Any, fidelity: int, value: float) -> None:
         """Report the value (maximised) of the ``(arch, fidelity)`` the last ``ask`` returned."""
         if self._pending is None:
             raise ValueError(f"tell of {self.space.to_str(arch)} at fidelity {fidelity} with nothing asked")
@@ -200,13 +201,13 @@ class BOHBStyle(Hyperband):
 
     At the start of each bracket, a fresh :class:`~bonas.Optimizer` (``encoding="tw"``, ``n_initial=1``,
     ``deterministic=False``, seeded from ``seed`` and the bracket's number) is given every told value at the
-    largest fidelity with at least ``min_points`` of them (:attr:`model_fidelity`), and its
-    ``ask(k, batch="kdpp")`` proposes all but ``floor(random_fraction * n_0 + 1/2)`` of the bracket's ``n_0`` rung-0
-    cells; the others are uniformly random, and so are all of them while no fidelity has ``min_points`` values.
-    A proposal already evaluated (at another fidelity) is replaced by a fresh random cell. A bracket whose rung 0
-    holds cells of the GP asks them and the random ones in a seeded random order; until the GP proposes a cell,
-    the asks are those of :class:`Hyperband` with the same seed. :attr:`model_fidelity` is the fidelity the GP of
-    the bracket under way was fitted on (``None``: the bracket built none), :attr:`n_model_proposed` how many of its rung-0 cells
+    largest fidelity with at least ``min_points`` of them (BOHB's rule), and its ``ask(k, batch="kdpp")``
+    proposes all but ``floor(random_fraction * n_0 + 1/2)`` of the bracket's ``n_0`` rung-0 cells; the others are
+    uniformly random, and so are all of them while no fidelity has ``min_points`` values. A proposal already
+    evaluated (at another fidelity) is replaced by a fresh random cell. A bracket whose rung 0 holds cells of the
+    GP asks them and the random ones in a seeded random order; until the GP proposes a cell, the asks are those
+    of :class:`Hyperband` with the same seed. :attr:`model_fidelity` is the fidelity the GP of the bracket under
+    way was fitted on (``None``: the bracket built none), :attr:`n_model_proposed` how many of its rung-0 cells
     the GP proposed (those already evaluated, replaced, not counted).
 
     :param min_points: told values a fidelity needs before the GP models it (at least 2).
@@ -278,7 +279,7 @@ def _checked_fidelities(fidelities: Sequence[Any]) -> tuple[Any, ...]:
 
 def _default_eta(fidelities: tuple[Any, ...]) -> float:
     """The common ratio of geometric ``fidelities``; ``ValueError`` naming them if they are not geometric."""
-    ratios = [high / low for low, high in zip(fidelities[:-1], fidelities[1:])]
+    ratios = [high / low for low, high in pairwise(fidelities)]
     if any(abs(ratio - ratios[0]) > FIDELITY_TOLERANCE * ratios[0] for ratio in ratios):
         raise ValueError(f"fidelities {list(fidelities)} are not geometric (ratios "
                          f"{[round(ratio, 6) for ratio in ratios]}): Hyperband's rung budgets grow by one factor "
