@@ -302,7 +302,7 @@ class Surrogate:
         if self.n_fidelities == 1:
             return make_kernel(self.kernel, dim, groups=self.encoder.groups)
         architecture = make_kernel(self.kernel, dim, groups=self.encoder.groups, active_dims=list(range(dim)))
-        return fidelity_kernel(architecture, dim, self.n_fidelities, self.target_fidelity_index)
+        return fidelity_kernel(architecture, dim, self.n_fidelities)
 
     def new_mean(self, like: Tensor) -> Mean | None:
         """The prior mean, on ``like``'s device and dtype: a constant per fidelity when there are several, else
