@@ -83,7 +83,7 @@ def test_initial_asks_are_random_cells_at_the_cheapest_fidelity_then_the_gp_prom
     drive(opt, 6)
     assert [trial.fidelity for trial in opt.trials] == [12] * 6
     assert opt.best_trial is None  # nothing at the target yet
-    drive(opt, 30)
+    drive(opt, 16)
     at_target = [trial for trial in opt.completed if trial.fidelity == 200]
     assert at_target, "the GP never promoted a cell to the target fidelity"
     for trial in at_target:
@@ -98,21 +98,19 @@ def test_initial_asks_are_random_cells_at_the_cheapest_fidelity_then_the_gp_prom
     assert len(pairs) == len(set(pairs))
 
 
+@pytest.mark.slow
 def test_multi_fidelity_search_finds_better_cells_than_random_at_an_equal_budget():
-    """CIFAR-10, 3,000 epochs (15 full trainings): the GP's recommendation beats the best of 15 random cells."""
+    """CIFAR-10, 2,000 epochs (10 full trainings): the GP's recommendation beats the mean best of 10 random
+    cells, by more than its spread."""
     rng = np.random.default_rng(0)
-    random_best = np.mean([max(TABLE.query(arch).test_accuracy for arch in SPACE.sample(15, rng))
-                           for _ in range(20)])
-    regrets = []
-    for seed in (0, 1):
-        opt = Optimizer(SPACE, fidelities=(12, 200), seed=seed)
-        spent = 0
-        while spent < 3000:
-            trial = opt.ask()[0]
-            opt.tell(trial, value_at(trial.arch, trial.fidelity))
-            spent += trial.fidelity
-        regrets.append(TABLE.optimum() - opt.best_trial.value)
-    assert np.mean(regrets) < TABLE.optimum() - random_best
+    random_best = [max(TABLE.query(arch).test_accuracy for arch in SPACE.sample(10, rng)) for _ in range(50)]
+    opt = Optimizer(SPACE, fidelities=(12, 200), seed=0)
+    spent = 0
+    while spent < 2000:
+        trial = opt.ask()[0]
+        opt.tell(trial, value_at(trial.arch, trial.fidelity))
+        spent += trial.fidelity
+    assert opt.best_trial.value > np.mean(random_best) + np.std(random_best)
 
 
 def test_gibbon_rule_asks_cells_and_fidelities():
@@ -173,7 +171,7 @@ def test_attach_takes_a_fidelity_and_may_attach_one_cell_at_several():
 def test_a_loaded_journal_holds_fidelities_and_promotions_and_asks_what_the_writer_would(tmp_path):
     path = tmp_path / "mf.jsonl"
     writer = Optimizer(SPACE, fidelities=(12, 200), storage=path, n_initial=4, seed=5)
-    drive(writer, 14)
+    drive(writer, 9)
     pending = writer.ask()[0]
     writer.close()
     loaded = Optimizer.load(path)
@@ -181,7 +179,7 @@ def test_a_loaded_journal_holds_fidelities_and_promotions_and_asks_what_the_writ
         [(t.arch_str, t.fidelity, t.promoted_from, t.state) for t in writer.trials]
     assert loaded.pending[0].fidelity == pending.fidelity
     reference = Optimizer(SPACE, fidelities=(12, 200), n_initial=4, seed=5)
-    drive(reference, 14)
+    drive(reference, 9)
     reference.ask()
     for opt in (loaded, reference):
         trial = opt.pending[0]
@@ -274,5 +272,48 @@ def test_rank_across_fidelities_compares_cells_by_standing_among_their_peers():
     opt.attach(archs[0], 93.0, fidelity=200)
     opt.attach(archs[3], 91.0, fidelity=200)
     ranked = rank_across_fidelities(opt.completed, 1.0)
-    assert [trial.arch_str for trial in ranked][:2] == [opt.trials[3].arch_str, opt.trials[2].arch_str]
+    # z-scores among peers: 70 at 12 epochs is +1.22 (mean 60, sd 8.2), 93 at 200 is +1 (mean 92, sd 1)
+    assert [trial.arch_str for trial in ranked][:2] == [opt.trials[2].arch_str, opt.trials[3].arch_str]
+    assert ranked[1].fidelity == 200
     assert len(ranked) == 4  # one entry per cell, at its highest fidelity
+
+
+class _Training:
+    """A stand-in for TrainingEvaluator: the table's value at the asked fidelity, and the paths it was given."""
+
+    def __call__(self, arch, fidelity, save_path=None, resume_path=None):
+        return {"value": value_at(arch, 12 if fidelity == 12 else 200), "save": save_path, "resume": resume_path}
+
+
+def test_run_passes_each_trial_its_fidelity_and_a_promotion_its_source_checkpoint(tmp_path):
+    from bonas import run
+    from inline_backend import InlineBackend
+
+    opt = Optimizer(SPACE, fidelities=(12, 200), storage=tmp_path / "mf.jsonl", n_initial=3, seed=1)
+    run(opt, _Training(), backend=InlineBackend(), n_trials=12, max_in_flight=1, show_progress=False)
+    folder = tmp_path / "mf.jsonl.checkpoints"
+    for trial in opt.completed:
+        assert trial.info["save"] == str(folder / f"trial-{trial.id}.pt")
+        expected = None if trial.promoted_from is None else str(folder / f"trial-{trial.promoted_from}.pt")
+        assert trial.info["resume"] == expected
+    assert any(trial.promoted_from is not None for trial in opt.completed)
+    with pytest.raises(TypeError, match="takes no fidelity"):
+        run(Optimizer(SPACE, fidelities=(12, 200)), lambda arch: 1.0, backend=InlineBackend(), n_trials=1,
+            show_progress=False)
+
+
+def test_fidelity_replay_rows_regret_grid_and_bad_fidelities():
+    from bonas.replay.fidelity import MultiFidelitySpec, fidelity_replay, regret_by_full_trainings
+
+    spec = MultiFidelitySpec(dataset="cifar10", full_trainings=5)
+    rows = fidelity_replay("hyperband", 0, spec)
+    assert rows[-1]["epochs"] >= 1000 > rows[-2]["epochs"]
+    assert [row["fidelity"] for row in rows[:18]] == [12] * 17 + [200]
+    assert all(np.isnan(row["regret"]) for row in rows[:17]) and rows[17]["promoted"] == 1
+    grid = regret_by_full_trainings(rows, spec)
+    assert [row["query"] for row in grid] == [1, 2, 3, 4, 5]
+    assert np.isnan(grid[0]["regret"])  # 12 x 17 = 204 epochs: no 200-epoch result within the first 200
+    within = [row for row in rows if row["epochs"] <= 1000]
+    assert grid[-1]["regret"] == within[-1]["regret"]
+    with pytest.raises(ValueError, match="hold 12,200 epochs"):
+        MultiFidelitySpec(fidelities=(12, 100))
