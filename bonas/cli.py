@@ -100,25 +100,12 @@ def _replay_multi_objective(args: argparse.Namespace, console: Console) -> int:
     if args.plot_only:
         return _replot(args, console, lambda rows: write_multi_objective_figures(rows, spec, args.out, spec.title,
                                                                                  figures))
-    jobs = min(args.jobs, os.cpu_count() or 1)
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    title = spec.title
-    console.print(f"replay {title}: methods {', '.join(methods)}; {args.seeds} seed(s) from {args.first_seed}; "
-                  f"{args.queries} queries in batches of {args.batch_size}; {jobs} job(s); true hypervolume "
-                  f"{table.scale.true_hypervolume:.4f}")
-    start = time.perf_counter()
-    try:
-        rows = run_replays(spec, methods, seeds, jobs=jobs)
-    except ReplayInterrupted as interrupted:
-        if interrupted.rows:
-            write_multi_objective_outputs(interrupted.rows, spec, args.out, f"{title}, interrupted", figures)
-            console.print(f"interrupted: wrote the {interrupted.finished} finished replays to {args.out}")
-        return 130
-    summary = write_multi_objective_outputs(rows, spec, args.out, title, figures)
-    print_summary(summary, f"{title}: mean hypervolume regret ± s.e. over {args.seeds} seed(s)", console)
-    console.print(f"wrote {', '.join(in_format(MULTI_OBJECTIVE_OUTPUTS, figures.format))} to {args.out} in "
-                  f"{time.perf_counter() - start:.1f} s")
-    return 0
+    return _run_and_write(
+        args, console, spec, methods,
+        f"{args.queries} queries in batches of {args.batch_size}; ", f"true hypervolume "
+        f"{table.scale.true_hypervolume:.4f}",
+        lambda rows, title: write_multi_objective_outputs(rows, spec, args.out, title, figures),
+        "mean hypervolume regret ± s.e.", MULTI_OBJECTIVE_OUTPUTS, figures)
 
 
 def _fidelities(text: str) -> tuple[int, ...]:
@@ -151,24 +138,34 @@ def _replay_multi_fidelity(args: argparse.Namespace, console: Console) -> int:
         return 2
     if args.plot_only:
         return _replot(args, console, lambda rows: write_fidelity_figures(rows, spec, args.out, spec.title, figures))
+    return _run_and_write(
+        args, console, spec, methods,
+        f"{spec.budget_epochs:,} epochs ({spec.full_trainings} full trainings) each; ", f"optimum {table.optimum:.4f}",
+        lambda rows, title: write_fidelity_outputs(rows, spec, args.out, title, figures),
+        f"mean regret ± s.e. by full trainings ({spec.fidelities[-1]} epochs) spent,", FIDELITY_OUTPUTS, figures)
+
+
+def _run_and_write(args: argparse.Namespace, console: Console, spec: Any, methods: list[str], budget: str,
+                   reference: str, write: Callable[[list[dict[str, Any]], str], list[dict[str, Any]]],
+                   regret: str, outputs: Sequence[str], figures: FigureOptions) -> int:
+    """Run a multi-objective or multi-fidelity replay's (method, seed) runs and ``write`` its outputs (the finished
+    runs on Ctrl-C, exit 130); ``budget`` and ``reference`` say what each run spends and is scored against."""
     jobs = min(args.jobs, os.cpu_count() or 1)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     title = spec.title
     console.print(f"replay {title}: methods {', '.join(methods)}; {args.seeds} seed(s) from {args.first_seed}; "
-                  f"{spec.budget_epochs:,} epochs ({spec.full_trainings} full trainings) each; {jobs} job(s); "
-                  f"optimum {table.optimum:.4f}")
+                  f"{budget}{jobs} job(s); {reference}")
     start = time.perf_counter()
     try:
         rows = run_replays(spec, methods, seeds, jobs=jobs)
     except ReplayInterrupted as interrupted:
         if interrupted.rows:
-            write_fidelity_outputs(interrupted.rows, spec, args.out, f"{title}, interrupted", figures)
+            write(interrupted.rows, f"{title}, interrupted")
             console.print(f"interrupted: wrote the {interrupted.finished} finished replays to {args.out}")
         return 130
-    summary = write_fidelity_outputs(rows, spec, args.out, title, figures)
-    print_summary(summary, f"{title}: mean regret ± s.e. over {args.seeds} seed(s), by full trainings "
-                           f"({spec.fidelities[-1]} epochs) spent", console)
-    console.print(f"wrote {', '.join(in_format(FIDELITY_OUTPUTS, figures.format))} to {args.out} in "
+    summary = write(rows, title)
+    print_summary(summary, f"{title}: {regret} over {args.seeds} seed(s)", console)
+    console.print(f"wrote {', '.join(in_format(outputs, figures.format))} to {args.out} in "
                   f"{time.perf_counter() - start:.1f} s")
     return 0
 
