@@ -1,7 +1,8 @@
-"""How well does each encoder/kernel GP predict held-out architectures? Spearman and NLPD on NB201 and NB101.
+"""How well does each encoder/kernel GP predict held-out architectures? Spearman and NLPD on NB201, NB101, NB301.
 
 For each dataset (NAS-Bench-201 CIFAR-10, CIFAR-100, ImageNet16-120 200-epoch test accuracy; NAS-Bench-101
-108-epoch validation accuracy of the 20,001 bundled cells), encoder/kernel pair, outcome
+108-epoch validation accuracy of the 20,001 bundled cells; ``nb301``, the CIFAR-10 validation accuracy of the 725
+bundled NAS-Bench-301 DARTS cells, probably NB301-surrogate predictions), encoder/kernel pair, outcome
 transform, training size ``n`` and seed, a GP is fitted as the optimizer fits it (a :class:`bonas.Surrogate` with
 learned noise, ``deterministic=False``, each fit started cold) on ``n`` random cells, and its
 posterior is scored on held-out cells:
@@ -17,11 +18,16 @@ posterior is scored on held-out cells:
 Splits (one per dataset and seed, shared by every pair and transform, so comparisons are paired): the table's rows
 are shuffled and only the first row of each canonical (isomorphism) class is kept, so no test cell is an isomorph
 of a training cell. Train on the first ``n``; test on the 1,000 cells after the first ``max(sizes)`` (the same test
-set for every ``n``). Each surrogate encodes a space's cells once. One CSV row per fit goes to ``--out``; a markdown table of mean ± standard error over
+set for every ``n``; on ``nb301`` all 725 - ``max(sizes)`` remaining cells, 525 for the default sizes). A split
+depends on the seed and the dataset, not on which other datasets are run. Each surrogate encodes a space's cells
+once; ``--checkpoint`` names the CATE checkpoint of the ``cate`` encoder (default: the one bonas ships for the
+space). One CSV row per fit goes to ``--out``; a markdown table of mean ± standard error over
 seeds is printed at the end.
 
     python benchmarks/bench_surrogates.py --seeds 10 --sizes 50 100 200 --out benchmarks/results/surrogates.csv
     python benchmarks/bench_surrogates.py --seeds 1 --sizes 200 --datasets cifar10 --pairs tw/tw path/tanimoto
+    python benchmarks/bench_surrogates.py --datasets nb301 --transforms standardize \
+        --pairs tw/tw path/tanimoto wl/tanimoto cate/matern-iso --out benchmarks/results/nb301_encodings_surrogates.csv
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ from scipy.stats import spearmanr
 
 import bonas
 from bonas.encoders import make_encoder
+from bonas.nasbench import NASBench301Table
 from bonas.surrogate import OUTCOME_TRANSFORMS, Surrogate
 
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "nb101")
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "nb101", "nb301")
 PAIRS = ("tw/tw", "path/tanimoto", "wl/tanimoto", "adjacency/tanimoto", "path/matern", "wl/matern", "adjacency/matern")
 N_TEST = 1000
 FIELDS = ("dataset", "encoder", "kernel", "transform", "n", "seed", "n_test", "spearman", "nlpd", "fit", "fit_s")
@@ -54,18 +61,25 @@ def load(dataset: str):
         table = bonas.NASBench101Table()
         cells = table.architectures()
         return table.space, cells, np.array([table.query(cell).val_accuracy for cell in cells])
+    if dataset == "nb301":
+        table = NASBench301Table()
+        return table.space, table.architectures(), table.metric("val_accuracy")
     table = bonas.NASBench201Table(dataset)
     return table.space, list(table.architectures()), table.metric("test_accuracy")
 
 
 def split(keys: list[str], seed: int, n: int, sizes: list[int], dataset_id: int):
-    """Train and test row indices: shuffled rows, one per canonical class, train first ``n``."""
+    """Train and test row indices: shuffled rows, one per canonical class; train first ``n``, test after the first
+    ``max(sizes)``."""
     order = np.random.default_rng([seed, dataset_id]).permutation(len(keys))
     seen, unique = set(), []
     for row in order:
         if keys[row] not in seen:
             seen.add(keys[row])
             unique.append(int(row))
+    if len(unique) <= max(sizes):
+        raise ValueError(f"{len(unique)} canonical classes leave no test cells after training on {max(sizes)}; "
+                         "use smaller --sizes")
     return np.array(unique[:n]), np.array(unique[max(sizes):max(sizes) + N_TEST])
 
 
@@ -128,6 +142,11 @@ def winners(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def encoder_options(name: str, checkpoint: Path | None) -> dict:
+    """The options of encoder ``name``: the CATE checkpoint, when one is given, for ``cate``."""
+    return {"checkpoint": checkpoint} if name == "cate" and checkpoint is not None else {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -138,6 +157,8 @@ def main() -> None:
     parser.add_argument("--second-transform-default-only", action="store_true",
                         help="run transforms after the first only for the optimizer's default pairs "
                              "(tw/tw, path/tanimoto, wl/tanimoto, adjacency/tanimoto)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="CATE checkpoint (.pt) for the cate encoder; default: the one bonas ships for the space")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/surrogates.csv"))
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -150,10 +171,12 @@ def main() -> None:
     with args.out.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
-        for dataset_id, dataset in enumerate(args.datasets):
+        for dataset in args.datasets:
+            dataset_id = DATASETS.index(dataset)
             space, cells, accuracy = load(dataset)
             keys = [space.canonical_key(cell) for cell in cells]
-            encoders = {name: make_encoder(name, space) for name in dict.fromkeys(encoder for encoder, _ in pairs)}
+            encoders = {name: make_encoder(name, space, **encoder_options(name, args.checkpoint))
+                        for name in dict.fromkeys(encoder for encoder, _ in pairs)}
             surrogates = {}
             for encoder_name, kernel_name in pairs:
                 for transform in args.transforms:

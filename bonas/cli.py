@@ -46,7 +46,8 @@ from bonas.replay.multi import OUTPUT_NAMES as MULTI_OBJECTIVE_OUTPUTS
 from bonas.replay.multi import (MultiObjectiveSpec, check_multi_objective_method, multi_objective_table,
                                 write_multi_objective_figures, write_multi_objective_outputs)
 from bonas.replay.strategies import check_method, methods
-from bonas.spaces.registry import space_from_name, space_names
+from bonas.spaces.registry import space_names
+from bonas.spaces.spec import SpaceSpec, load_space
 from bonas.trial import TrialState
 
 EVALUATORS = ("naswot", "train")
@@ -260,7 +261,9 @@ TRAINING_LR = inspect.signature(TrainingEvaluator).parameters["lr"].default
 
 def _evaluator_description(args: argparse.Namespace) -> str:
     """What produces a search's values, in words, as its journal records it (a resume must match it)."""
-    batch = "" if args.batch_size is None else f" batch_size={args.batch_size}"
+    batch = "".join(f" {name}={value}" for name, value in (("channels", args.channels),
+                                                           ("cells_per_stage", args.cells_per_stage),
+                                                           ("batch_size", args.batch_size)) if value is not None)
     if args.evaluator == "naswot":
         return f"naswot data={args.data} seed={args.seed}{batch}"
     lr = "" if args.lr == TRAINING_LR else f" lr={args.lr:g}"
@@ -271,7 +274,9 @@ def _evaluator_description(args: argparse.Namespace) -> str:
 
 
 def _search(args: argparse.Namespace, console: Console) -> int:
-    space = space_from_name(args.space)
+    space = args.space.space
+    network_options = {"channels": args.channels, "cells_per_stage": args.cells_per_stage,
+                       "network_options": args.space.network_options}
     if args.data == "digits":
         train_data, val_data = digits(seed=args.seed)
     else:
@@ -285,13 +290,14 @@ def _search(args: argparse.Namespace, console: Console) -> int:
     try:
         if args.evaluator == "naswot":
             evaluate = NASWOT(train_data, space, seed=args.seed, num_threads=threads, device=args.device,
-                              **({} if args.batch_size is None else {"batch_size": args.batch_size}))
+                              **network_options, **({} if args.batch_size is None else {"batch_size": args.batch_size}))
         else:
             # with fidelities, a lower fidelity is the first epochs of the largest one's schedule, so a promotion
             # continues from the lower fidelity's checkpoint
             evaluate = TrainingEvaluator(train_data, val_data, epochs=epochs, seed=args.seed, space=space,
                                          num_threads=threads, device=args.device, lr=args.lr,
                                          schedule_epochs=None if args.fidelities is None else epochs,
+                                         **network_options,
                                          **({} if args.batch_size is None else {"batch_size": args.batch_size}))
     except ValueError as error:
         console.print(f"[red]bonas search: {escape(str(error))}", soft_wrap=True)
@@ -406,13 +412,14 @@ def _search_objectives(text: str) -> tuple[str, str]:
 def _pretrain_cate(args: argparse.Namespace, console: Console) -> int:
     from bonas.pretraining.cate import pretrain_space
 
-    space = space_from_name(args.space)
+    space = args.space.space
     command = "bonas pretrain-cate " + " ".join(sys.argv[2:] if args.argv is None else args.argv)
     config = {"d_model": args.d_model, "n_heads": args.heads, "graph_layers": args.graph_layers,
               "cross_layers": args.cross_layers, "d_ff": 2 * args.d_model}
     try:
         result, meta = pretrain_space(space, args.out, n_samples=args.samples, k=args.k, window=args.window,
-                                      config=config, command=command, seed=args.seed, epochs=args.epochs,
+                                      config=config, command=command, seed=args.seed, cost=args.cost,
+                                      network_options=args.space.network_options, epochs=args.epochs,
                                       batch_size=args.batch_size, lr=args.lr, device=args.device)
     except ValueError as error:
         console.print(f"[red]pretrain-cate: {escape(str(error))}")
@@ -421,6 +428,13 @@ def _pretrain_cate(args: argparse.Namespace, console: Console) -> int:
     console.print(f"CATE for {space.name}: {args.epochs} epochs in {result.seconds:.1f} s; held-out masked-op "
                   f"accuracy {last['valid_accuracy']:.3f}, loss {last['valid_loss']:.3f}; wrote {args.out} and {meta}")
     return 0
+
+
+def _space(text: str) -> SpaceSpec:
+    try:
+        return load_space(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _data(text: str) -> str:
@@ -625,8 +639,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "the untrained network on one batch (about a second on a CPU), 'train' trains it with "
                     "NAS-Bench-201's recipe (on CUDA when present) and reports validation accuracy.",
     )
-    search.add_argument("--space", default="nb201", choices=space_names("network_builder"),
-                        help="search space (default: nb201)")
+    search.add_argument("--space", default=load_space("nb201"), type=_space, metavar="SPACE",
+                        help=f"search space: a registered name ({', '.join(space_names('network_builder'))}), "
+                             f"package.module:attribute naming a Space (with the module's OP_MODULES for a "
+                             f"CellSpace of your own ops) or a .json/.toml cell-space file (docs/extending.md) "
+                             f"(default: nb201)")
+    search.add_argument("--channels", type=_positive_int, default=None,
+                        help="the networks' first width (default: the space's small one: nb201 16, darts 16, "
+                             "cells 128; DARTS's evaluation network: 36)")
+    search.add_argument("--cells-per-stage", type=_positive_int, default=None,
+                        help="cells between reductions (default: nb201 5, darts 2 (8 cells), cells 3; DARTS's "
+                             "evaluation network: 6 (20 cells))")
     search.add_argument("--fidelities", type=_fidelities, default=None, metavar="2,8",
                         help="with --evaluator train: a multi-fidelity search over these training epochs; each "
                              "cell is trained the fewest first and promoted when the GP expects it to pay, a "
@@ -697,16 +720,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     cate = commands.add_parser(
         "pretrain-cate", help="pretrain a CATE transformer on a space's architectures and write a checkpoint",
-        description="Pairs architectures of similar cost (NB201: FLOPs of all 15,625 cells; NB101: parameters of "
-                    "sampled cells), masks 20% of their ops and trains a transformer to predict them from the pair. "
+        description="Pairs architectures of similar cost (NB201: FLOPs of all 15,625 cells; NB101 and DARTS: "
+                    "parameters of sampled cells; any other space: its built networks' parameters or FLOPs), masks 20% of their ops and trains a transformer to predict them from the pair. "
                     "The checkpoint (.pt weights + .json) is what encoding='cate' loads.",
     )
-    cate.add_argument("--space", default="nb201", choices=space_names("cost_model"),
-                      help="search space (default: nb201)")
+    cate.add_argument("--space", default=load_space("nb201"), type=_space, metavar="SPACE",
+                      help=f"search space: a registered name ({', '.join(space_names())}), "
+                           f"package.module:attribute naming a Space (with the module's OP_MODULES for a "
+                           f"CellSpace of your own ops) or a .json/.toml cell-space file (docs/extending.md) "
+                           f"(default: nb201)")
+    cate.add_argument("--cost", default=None, choices=("params", "flops"),
+                      help="pair architectures by their built networks' parameters or FLOPs (default: the space's "
+                           "cost model: nb201 FLOPs from the table, nb101 and darts parameters; params for any "
+                           "other space)")
     cate.add_argument("--out", type=Path, required=True, help="checkpoint path, ending in .pt")
     cate.add_argument("--epochs", type=_positive_int, default=10, help="passes over the pairs (default: 10)")
     cate.add_argument("--samples", type=_positive_int, default=200_000,
-                      help="cells sampled for NB101 before one per class is kept (default: 200000)")
+                      help="architectures sampled (all but nb201) before one per class is kept (default: 200000)")
     cate.add_argument("--k", type=_positive_int, default=2, help="partners per architecture (default: 2)")
     cate.add_argument("--window", type=float, default=None,
                       help="cost window of a pair (default: 4%% of the space's cost range)")

@@ -28,7 +28,7 @@ batch, the mean of ``G``. ``benchmarks/bench_knas.py`` measures both choices.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -119,11 +119,13 @@ class KNAS(ZeroCostEvaluator):
         or a torch ``Dataset`` of ``(c x h x w image, label)`` items (the loss needs labels).
     :param seed: seeds the batch and the networks' initialisation.
     :param num_classes: size of the networks' linear head; every label of the batch must be below it.
+    :param network_options: the network builder's other options (e.g. ``op_modules`` for a user's cell space).
     """
 
     def __init__(self, data: Any, space: Space | None = None, batch_size: int = 128, seed: int = 0,
                  device: str = "auto", num_classes: int = 10, channels: int | None = None,
-                 cells_per_stage: int | None = None, num_threads: int | None = None) -> None:
+                 cells_per_stage: int | None = None, num_threads: int | None = None,
+                 network_options: Mapping[str, Any] | None = None) -> None:
         batch_size = check_int(batch_size, "batch_size", minimum=2)
         num_classes = check_int(num_classes, "num_classes", minimum=2)
         num_threads = None if num_threads is None else check_int(num_threads, "num_threads", minimum=1)
@@ -132,7 +134,7 @@ class KNAS(ZeroCostEvaluator):
                             f"Dataset, got a {type(data).__name__} of images alone")
         data = as_image_data(data, "data")
         picks = self._set_up(data, space, batch_size, seed, device, num_classes, channels, cells_per_stage,
-                             num_threads)
+                             num_threads, network_options)
         self._check_one_at_a_time(image_shape(data))
         self.images, self.labels = _batch(data, picks)
         if int(self.labels.max()) >= num_classes:

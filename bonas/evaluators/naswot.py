@@ -12,6 +12,7 @@ the authors' code does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -57,18 +58,20 @@ class NASWOT(ZeroCostEvaluator):
         :class:`~bonas.evaluators.CIFAR10Folder` or a torch ``Dataset``.
     :param seed: seeds the batch and the networks' initialisation.
     :param num_classes: size of the networks' linear head (it has no ReLU, so no effect on the score).
+    :param network_options: the network builder's other options (e.g. ``op_modules`` for a user's cell space).
     """
 
     def __init__(self, data: Any, space: Space | None = None, batch_size: int = 128, seed: int = 0,
                  device: str = "auto", num_classes: int = 10, channels: int | None = None,
-                 cells_per_stage: int | None = None, num_threads: int | None = None) -> None:
+                 cells_per_stage: int | None = None, num_threads: int | None = None,
+                 network_options: Mapping[str, Any] | None = None) -> None:
         batch_size = check_int(batch_size, "batch_size", minimum=2)
         num_threads = None if num_threads is None else check_int(num_threads, "num_threads", minimum=1)
         if isinstance(data, (np.ndarray, Tensor)):
             data = (data, np.zeros(len(data), dtype=np.int64))
         data = as_image_data(data, "data")
         picks = self._set_up(data, space, batch_size, seed, device, num_classes, channels, cells_per_stage,
-                             num_threads)
+                             num_threads, network_options)
         self.images = _images(data, picks)
 
     def _score(self, network: nn.Module, device: torch.device) -> float:

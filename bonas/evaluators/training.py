@@ -32,6 +32,7 @@ import os
 import pickle
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -72,6 +73,13 @@ class TrainingEvaluator:
     :param space: the architectures' space (default NAS-Bench-201).
     :param augment: random crops and flips (as NB201 on CIFAR); off by default.
     :param channels, cells_per_stage: network size (see :func:`~bonas.networks.build_network`).
+    :param network_options: the network builder's other options: ``op_modules`` for a user's cell space,
+        ``auxiliary`` and ``drop_path_prob`` for DARTS networks.
+    :param auxiliary_weight: a network that returns ``(logits, auxiliary logits)`` in training mode (DARTS with
+        ``auxiliary=True``) is trained on ``loss(logits) + auxiliary_weight * loss(auxiliary logits)`` (DARTS: 0.4).
+    :param grad_clip: clip the gradients' global norm to this before each step (DARTS: 5); ``None``: no clipping.
+        A network with a ``set_progress(fraction)`` method (DARTS's drop path) is told the fraction of the
+        schedule done at the start of each epoch.
     :param num_threads: ``torch.set_num_threads`` in the evaluating process (useful with several workers).
     :param epochs: what a call without ``fidelity`` trains.
     :param schedule_epochs: the cosine learning-rate schedule's length in epochs. ``None``: it spans the epochs a
@@ -83,7 +91,9 @@ class TrainingEvaluator:
                  device: str = "auto", amp: bool | str = "auto", seed: int = 0, space: Space | None = None,
                  num_classes: int | None = None, momentum: float = 0.9, weight_decay: float = 5e-4,
                  augment: bool = False, channels: int | None = None, cells_per_stage: int | None = None,
-                 num_threads: int | None = None, schedule_epochs: int | None = None) -> None:
+                 num_threads: int | None = None, schedule_epochs: int | None = None,
+                 network_options: Mapping[str, Any] | None = None, auxiliary_weight: float = 0.4,
+                 grad_clip: float | None = None) -> None:
         epochs = check_int(epochs, "epochs", minimum=1)
         if schedule_epochs is not None:
             schedule_epochs = check_int(schedule_epochs, "schedule_epochs", minimum=1)
@@ -93,6 +103,9 @@ class TrainingEvaluator:
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         num_threads = None if num_threads is None else check_int(num_threads, "num_threads", minimum=1)
         lr = check_positive(lr, "lr")
+        grad_clip = None if grad_clip is None else check_positive(grad_clip, "grad_clip")
+        if not auxiliary_weight >= 0:
+            raise ValueError(f"auxiliary_weight must be >= 0, got {auxiliary_weight}")
         if amp not in ("auto", True, False):
             raise ValueError(f"amp must be 'auto', True or False, got {amp!r}")
         self.train_data: ImageData = as_image_data(train_data, "train_data")
@@ -105,12 +118,13 @@ class TrainingEvaluator:
                              f"{self.image_shape}: they must match")
         self.num_classes = _check_classes(num_classes, self.train_data, self.val_data)
         self.space = space if space is not None else NASBench201Space()
-        self.network_options = {"channels": channels, "cells_per_stage": cells_per_stage}
+        self.network_options = {"channels": channels, "cells_per_stage": cells_per_stage, **(network_options or {})}
         check_input(self.space, self.image_shape, self.num_classes, **self.network_options)
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.momentum, self.weight_decay, self.augment = momentum, weight_decay, augment
         self.device, self.amp, self.seed, self.num_threads = device, amp, seed, num_threads
         self.schedule_epochs = schedule_epochs
+        self.auxiliary_weight, self.grad_clip = float(auxiliary_weight), grad_clip
 
     def build(self, arch: Any) -> nn.Module:
         """The untrained network of ``arch`` for this data."""
@@ -164,14 +178,19 @@ class TrainingEvaluator:
         start = time.perf_counter()
         for epoch in range(done + 1, fidelity + 1):
             network.train()
+            if hasattr(network, "set_progress"):
+                network.set_progress((epoch - 1) / schedule_epochs)
             loss_sum, seen = torch.zeros((), device=device), 0
             for x, y in batches(train_data, self.batch_size, device, generator):
                 if self.augment:
                     x = augment(x, generator)
                 with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                    loss = nn.functional.cross_entropy(network(x), y)
+                    loss = self._loss(network(x), y)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
+                if self.grad_clip is not None:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(network.parameters(), self.grad_clip)
                 scaler.step(optimizer)
                 scaler.update()
                 schedule.step()
@@ -193,13 +212,30 @@ class TrainingEvaluator:
                 "epochs_trained": fidelity - done, "resumed_from_epoch": done, "device": str(device),
                 "amp": use_amp, **promotion}
 
+    def _loss(self, outputs: torch.Tensor | tuple[torch.Tensor, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        """Cross entropy of ``n x classes`` logits, plus the weighted auxiliary head's when there is one."""
+        if isinstance(outputs, tuple):
+            logits, auxiliary = outputs
+            return (nn.functional.cross_entropy(logits, y)
+                    + self.auxiliary_weight * nn.functional.cross_entropy(auxiliary, y))
+        return nn.functional.cross_entropy(outputs, y)
+
     def _settings(self, train_images: int, use_amp: bool) -> dict[str, Any]:
-        """What besides the architecture and schedule shapes training, as plain values a checkpoint must match."""
-        sizes = {name: None if size is None else int(size) for name, size in self.network_options.items()}
+        """What besides the architecture and schedule shapes training, as plain values a checkpoint must match
+        (user op modules by their op names)."""
+        options = {name: _plain(value) for name, value in self.network_options.items()}
         return {"lr": float(self.lr), "batch_size": self.batch_size, "momentum": float(self.momentum),
                 "weight_decay": float(self.weight_decay), "augment": bool(self.augment), "seed": int(self.seed),
                 "amp": use_amp, "num_classes": self.num_classes, "image_shape": [int(n) for n in self.image_shape],
-                "train_images": train_images, **sizes}
+                "train_images": train_images, "auxiliary_weight": self.auxiliary_weight,
+                "grad_clip": self.grad_clip, **options}
+
+
+def _plain(value: Any) -> Any:
+    """A network option as a plain value a checkpoint holds: a mapping of modules by its sorted keys."""
+    if isinstance(value, Mapping):
+        return sorted(str(key) for key in value)
+    return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
 
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> None:

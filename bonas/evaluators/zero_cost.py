@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -22,13 +23,17 @@ class ZeroCostEvaluator:
     and :meth:`_not_finite`."""
 
     def _set_up(self, data: Any, space: Space | None, batch_size: int, seed: int, device: str, num_classes: int,
-                channels: int | None, cells_per_stage: int | None, num_threads: int | None) -> np.ndarray:
+                channels: int | None, cells_per_stage: int | None, num_threads: int | None,
+                network_options: Mapping[str, Any] | None = None) -> np.ndarray:
         """Check ``data`` (image data of :func:`~bonas.evaluators.data.as_image_data`) against the space's
-        networks, keep the settings; return the ``batch_size`` indices of the seeded batch."""
+        networks, keep the settings; return the ``batch_size`` indices of the seeded batch.
+
+        ``network_options`` are the builder's other options (:func:`~bonas.networks.build_network`), e.g.
+        ``op_modules`` for a user's cell space."""
         if len(data) < batch_size:
             raise ValueError(f"data holds {len(data)} images, fewer than batch_size {batch_size}")
         self.space = space if space is not None else NASBench201Space()
-        self.network_options = {"channels": channels, "cells_per_stage": cells_per_stage}
+        self.network_options = {"channels": channels, "cells_per_stage": cells_per_stage, **(network_options or {})}
         self.num_classes, self.in_channels = num_classes, image_shape(data)[0]
         check_input(self.space, image_shape(data), num_classes, **self.network_options)
         self.device, self.seed, self.num_threads = device, seed, num_threads

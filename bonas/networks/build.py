@@ -2,70 +2,119 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from bonas.networks.nb101 import NB101_BUILDABLE_OPS, NB101Network
 from bonas.networks.nb201 import NB201Network
 from bonas.spaces.base import Space
 from bonas.spaces.cell import CellSpace
 from bonas.spaces.registry import declared, space_names
+from bonas.spaces.subset import SubsetSpace
 from bonas.validation import check_int
 
 
 def build_network(space: Space, arch: Any, num_classes: int, in_channels: int = 3, channels: int | None = None,
-                  cells_per_stage: int | None = None) -> nn.Module:
+                  cells_per_stage: int | None = None, **options: Any) -> nn.Module:
     """The network of ``arch``: ``n x in_channels x h x w`` images to ``n x num_classes`` logits.
 
     The network builder comes from the space registry (the entry named
     ``space.name``, see :func:`bonas.spaces.registry.register_space`); a
     :class:`~bonas.spaces.CellSpace` without one is built by :func:`cell_network`.
-    NB201 cells get the NAS-Bench-201 skeleton (defaults ``channels=16``,
-    ``cells_per_stage=5``; ``h`` and ``w`` multiples of 4); node-op cells whose
-    ops are NAS-Bench-101's (:class:`~bonas.spaces.NASBench101Space` or a
-    :class:`~bonas.spaces.CellSpace` over a subset of them) the NAS-Bench-101
-    one (defaults ``channels=128``, ``cells_per_stage=3``). Raises
-    ``ValueError`` naming the problem for an invalid architecture, a space
-    without a builder or a non-positive size.
+
+    * NB201 cells: the NAS-Bench-201 skeleton (defaults ``channels=16``,
+      ``cells_per_stage=5``; ``h`` and ``w`` multiples of 4).
+    * DARTS genotypes: the DARTS evaluation network (:func:`bonas.networks.darts.darts_network`; defaults
+      ``channels=16``, ``cells_per_stage=2``, i.e. 8 cells; DARTS's own is ``channels=36``,
+      ``cells_per_stage=6``, 20 cells), with ``options`` ``auxiliary`` and ``drop_path_prob``.
+    * Node-op cells (:class:`~bonas.spaces.NASBench101Space` or any
+      :class:`~bonas.spaces.CellSpace`): the NAS-Bench-101 skeleton (defaults
+      ``channels=128``, ``cells_per_stage=3``), each op NAS-Bench-101's or the
+      user's module: ``op_modules={"conv5x5": lambda c: nn.Conv2d(c, c, 5, padding=2), ...}`` maps an op
+      name to a callable building a ``c``-channel, size-preserving module.
+
+    A :class:`~bonas.spaces.SubsetSpace` (a table's cells) is built as its base space. ``options`` go to the
+    space's builder. Raises ``ValueError`` naming the
+    problem for an invalid architecture, a space without a builder, an op
+    without a module, an option the builder does not take or a non-positive size.
     """
     num_classes = check_int(num_classes, "num_classes", minimum=1)
     in_channels = check_int(in_channels, "in_channels", minimum=1)
     channels = None if channels is None else check_int(channels, "channels", minimum=1)
     cells_per_stage = None if cells_per_stage is None else check_int(cells_per_stage, "cells_per_stage", minimum=1)
     space.validate(arch)
+    while isinstance(space, SubsetSpace):  # a table's cells are built as cells of the space they belong to
+        space = space.base
     builder = declared(space.name, "network_builder")
     if builder is None and isinstance(space, CellSpace):
         builder = cell_network
     if builder is None:
-        raise ValueError(f"no network builder for space {space.name!r} with ops {list(getattr(space, 'ops', ()))}; "
-                         f"build_network builds the spaces {list(space_names('network_builder'))} and node-op cells "
-                         f"over {list(NB101_BUILDABLE_OPS)}")
-    return builder(space, arch, num_classes, in_channels, channels, cells_per_stage)
+        raise ValueError(f"no network builder for space {space.name!r}: build_network builds the spaces "
+                         f"{list(space_names('network_builder'))} and CellSpace cells; register a builder for "
+                         f"{space.name!r} with bonas.register_space (docs/extending.md)")
+    # a builder written before options existed takes six arguments: pass options only when there are some
+    return builder(space, arch, num_classes, in_channels, channels, cells_per_stage, **options)
 
 
 def nb201_network(space: Space, arch: Any, num_classes: int, in_channels: int, channels: int | None,
-                  cells_per_stage: int | None) -> nn.Module:
-    """The NAS-Bench-201 skeleton around ``arch`` (defaults ``channels=16``, ``cells_per_stage=5``)."""
+                  cells_per_stage: int | None, **options: Any) -> nn.Module:
+    """The NAS-Bench-201 skeleton around ``arch`` (defaults ``channels=16``, ``cells_per_stage=5``; no options)."""
+    check_options(options, (), space)
     return NB201Network(arch, num_classes, in_channels, channels or 16, cells_per_stage or 5)
 
 
 def cell_network(space: Space, arch: Any, num_classes: int, in_channels: int, channels: int | None,
-                 cells_per_stage: int | None) -> nn.Module:
+                 cells_per_stage: int | None, op_modules: Mapping[str, Callable[[int], nn.Module]] | None = None,
+                 **options: Any) -> nn.Module:
     """The NAS-Bench-101 skeleton around a node-op cell (defaults ``channels=128``, ``cells_per_stage=3``).
 
-    Raises ``ValueError`` unless ``space`` is a :class:`~bonas.spaces.CellSpace`
-    whose ops are among NAS-Bench-101's buildable ones.
+    :param op_modules: op name -> ``channels -> nn.Module`` (``n x c x h x w -> n x c x h x w``); an op
+        without one is built as NAS-Bench-101 builds it, which only its three ops can be.
+    Raises ``ValueError`` unless ``space`` is a :class:`~bonas.spaces.CellSpace` whose every op has a module.
     """
-    if not isinstance(space, CellSpace) or not set(space.ops) <= set(NB101_BUILDABLE_OPS):
-        raise ValueError(f"no network builder for space {space.name!r} with ops {list(getattr(space, 'ops', ()))}; "
-                         f"the NAS-Bench-101 skeleton builds node-op cells over {list(NB101_BUILDABLE_OPS)}")
+    check_options(options, ("op_modules",), space)
+    if not isinstance(space, CellSpace):
+        raise ValueError(f"the NAS-Bench-101 skeleton builds CellSpace cells, not those of space {space.name!r} "
+                         f"({type(space).__name__})")
+    op_modules = dict(op_modules or {})
+    missing = [op for op in space.ops if op not in op_modules and op not in NB101_BUILDABLE_OPS]
+    if missing:
+        raise ValueError(f"no module for ops {missing} of space {space.name!r}: pass op_modules={{op name: "
+                         f"channels -> nn.Module}} for them (NAS-Bench-101's own ops {list(NB101_BUILDABLE_OPS)} "
+                         f"need none)")
     matrix, ops = space.pruned(arch)
-    return NB101Network(matrix, ops, num_classes, in_channels, channels or 128, cells_per_stage or 3)
+    return NB101Network(matrix, ops, num_classes, in_channels, channels or 128, cells_per_stage or 3, op_modules)
+
+
+def check_options(options: Mapping[str, Any], accepted: tuple[str, ...], space: Space) -> None:
+    """``ValueError`` naming any of ``options`` that a builder of ``space``'s networks does not take."""
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"{space.name} networks take no option {unknown}; they take {list(accepted)}")
+
+
+def count_flops(network: nn.Module, image_shape: tuple[int, int, int]) -> int:
+    """Floating-point operations of one ``c x h x w`` image through ``network`` in eval mode, as torch's
+    ``FlopCounterMode`` counts them: 2 per multiply-add of convolutions and matrix products (what papers call
+    FLOPs is usually multiply-adds, half this). Runs on the network's device; a network on the ``meta``
+    device is counted without memory or compute. The network's training mode is restored."""
+    if len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (c, h, w), got {tuple(image_shape)}")
+    parameter = next(network.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    training = network.training
+    try:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            network.eval()(torch.zeros(1, *image_shape, device=device))
+    finally:
+        network.train(training)
+    return int(counter.get_total_flops())
 
 
 def count_params(network: nn.Module) -> int:

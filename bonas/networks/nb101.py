@@ -13,9 +13,14 @@ its first channels. The output concatenates the vertices that feed it, plus
 a projection of the input when the input feeds it directly. Convs have no
 bias; BN is affine (TensorFlow's default), so parameter counts equal the
 benchmark's.
+
+A :class:`~bonas.spaces.CellSpace` of the user's own ops is built on the same
+skeleton with the user's modules (``op_modules``, see :func:`make_op`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -32,8 +37,17 @@ class ConvBnRelu(nn.Sequential):
                          nn.BatchNorm2d(c_out), nn.ReLU())
 
 
-def make_op(name: str, channels: int) -> nn.Module:
-    """One vertex op on ``channels`` channels: ``n x c x h x w -> n x c x h x w``."""
+def make_op(name: str, channels: int, op_modules: Mapping[str, Callable[[int], nn.Module]] | None = None) -> nn.Module:
+    """One vertex op on ``channels`` channels: ``n x c x h x w -> n x c x h x w``.
+
+    ``op_modules[name](channels)`` when ``op_modules`` has ``name`` (``ValueError`` unless it returns an
+    ``nn.Module``), else NAS-Bench-101's op.
+    """
+    if op_modules is not None and name in op_modules:
+        module = op_modules[name](channels)
+        if not isinstance(module, nn.Module):
+            raise ValueError(f"op_modules[{name!r}]({channels}) returned a {type(module).__name__}, not an nn.Module")
+        return module
     if name == "conv3x3-bn-relu":
         return ConvBnRelu(channels, channels, 3)
     if name == "conv1x1-bn-relu":
@@ -62,12 +76,14 @@ def vertex_channels(c_in: int, c_out: int, matrix: np.ndarray) -> list[int]:
 class NB101Cell(nn.Module):
     """One NB101 module: ``n x c_in x h x w -> n x c_out x h x w``."""
 
-    def __init__(self, matrix: np.ndarray, ops: list[str], c_in: int, c_out: int) -> None:
+    def __init__(self, matrix: np.ndarray, ops: list[str], c_in: int, c_out: int,
+                 op_modules: Mapping[str, Callable[[int], nn.Module]] | None = None) -> None:
         super().__init__()
         self.matrix = np.asarray(matrix, dtype=bool)
         self.channels = vertex_channels(c_in, c_out, self.matrix)
         n = len(ops)
-        self.ops = nn.ModuleList([nn.Identity()] + [make_op(op, self.channels[v]) for v, op in enumerate(ops[1:-1], 1)])
+        self.ops = nn.ModuleList([nn.Identity()] + [make_op(op, self.channels[v], op_modules)
+                                                    for v, op in enumerate(ops[1:-1], 1)])
         self.projections = nn.ModuleDict({str(v): ConvBnRelu(c_in, self.channels[v], 1)
                                           for v in range(1, n) if self.matrix[0, v]})
 
@@ -92,10 +108,12 @@ class NB101Network(nn.Module):
 
     :param channels: the stem's width (128 in the benchmark); each later stack doubles it.
     :param cells_per_stage: cells per stack (3 in the benchmark).
+    :param op_modules: op name -> ``channels -> nn.Module`` for ops other than NAS-Bench-101's (see :func:`make_op`).
     """
 
     def __init__(self, matrix: np.ndarray, ops: list[str], num_classes: int, in_channels: int = 3,
-                 channels: int = 128, cells_per_stage: int = 3) -> None:
+                 channels: int = 128, cells_per_stage: int = 3,
+                 op_modules: Mapping[str, Callable[[int], nn.Module]] | None = None) -> None:
         super().__init__()
         layers: list[nn.Module] = [ConvBnRelu(in_channels, channels, 3)]
         c_in = width = channels
@@ -104,7 +122,7 @@ class NB101Network(nn.Module):
                 layers.append(nn.MaxPool2d(2, stride=2, ceil_mode=True))
                 width *= 2
             for _ in range(cells_per_stage):
-                layers.append(NB101Cell(matrix, ops, c_in, width))
+                layers.append(NB101Cell(matrix, ops, c_in, width, op_modules))
                 c_in = width
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(width, num_classes)

@@ -1,7 +1,8 @@
 """Pretraining CATE as its authors do: pairs of architectures of similar cost, masked ops, cross-attention.
 
 Architectures are sorted by cost (the space's cost model in the space registry:
-FLOPs for NB201, parameters for NB101); each is paired with up to ``k`` cheaper
+FLOPs for NB201, parameters for NB101 and DARTS; the built networks' parameters or
+FLOPs for any other space); each is paired with up to ``k`` cheaper
 ones whose cost lies within ``window`` of its own (CATE's ``sample_from_data``).
 In every batch 20 % of the op tokens of both architectures of a pair are
 corrupted (80 % ``[MASK]``, 20 % a random op) and predicted from the pair, with
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from bonas.encoders.base import graph_vocabulary, max_graph_nodes
 from bonas.encoders.cate.checkpoint import check_checkpoint_path, save_checkpoint
 from bonas.encoders.cate.model import CATEConfig, CATEModel
 from bonas.encoders.cate.tokens import MASK, SPECIAL_TOKENS, GraphTokens, Tokenizer
+from bonas.pretraining.costs import network_costs
 from bonas.progress import Progress
 from bonas.spaces.base import Space
 from bonas.spaces.registry import declared, space_names
@@ -55,17 +57,24 @@ class PretrainResult:
     seconds: float = 0.0
 
 
-def space_architectures(space: Space, n_samples: int, seed: int) -> tuple[list[Any], np.ndarray, str]:
+def space_architectures(space: Space, n_samples: int, seed: int, cost: str | None = None,
+                        network_options: Mapping[str, Any] | None = None) -> tuple[list[Any], np.ndarray, str]:
     """Pretraining architectures of ``space`` and their costs: ``(archs, costs, cost name)``.
 
-    They come from the cost model the space registry declares for ``space.name``
-    (:mod:`bonas.pretraining.costs`: FLOPs of all NB201 cells, parameters of
-    ``n_samples`` sampled NB101 cells); ``ValueError`` for a space without one.
+    With ``cost`` ``None`` they come from the cost model the space registry declares for ``space.name``
+    (:mod:`bonas.pretraining.costs`: FLOPs of all NB201 cells, parameters of ``n_samples`` sampled NB101
+    cells or DARTS genotypes). A space without one, or ``cost`` ``"params"`` / ``"flops"``, is costed on its
+    built networks (:func:`~bonas.pretraining.costs.network_costs`, with ``network_options`` such as a user's
+    ``op_modules``); ``ValueError`` when those cannot be built, saying why.
     """
-    cost_model = declared(space.name, "cost_model")
+    cost_model = declared(space.name, "cost_model") if cost is None else None
     if cost_model is None:
-        raise ValueError(f"pretraining CATE needs a cost per architecture; the space registry has a cost model for "
-                         f"{list(space_names('cost_model'))}, not for {space.name!r}")
+        try:
+            return network_costs(space, n_samples, seed, cost or "params", network_options)
+        except (ValueError, RuntimeError, TypeError) as error:
+            raise ValueError(f"pretraining CATE needs a cost per architecture: space {space.name!r} has no cost model "
+                             f"in the space registry (those with one: {list(space_names('cost_model'))}) and its "
+                             f"networks cannot be built to count their cost: {error}") from None
     archs, costs, cost_name = cost_model(space, n_samples, seed)
     return list(archs), np.asarray(costs, dtype=np.float64), cost_name
 
@@ -214,12 +223,14 @@ def evaluate(model: CATEModel, data: PretrainData, mask_rate: float, seed: int, 
 
 def pretrain_space(space: Space, out: str | Path, *, n_samples: int = 200_000, k: int = 2,
                    window: float | None = None, config: dict[str, int | float] | None = None,
-                   command: str | None = None, seed: int = 0, **options: Any) -> tuple[PretrainResult, Path]:
+                   command: str | None = None, seed: int = 0, cost: str | None = None,
+                   network_options: Mapping[str, Any] | None = None, **options: Any) -> tuple[PretrainResult, Path]:
     """Pretrain on ``space``'s own architectures and write the checkpoint ``out`` (``.pt`` plus ``.json``).
 
     Sizes, the window and the path are checked before any data is prepared.
 
-    :param n_samples: cells sampled where the space is not enumerated (NB101).
+    :param n_samples: architectures sampled where the space is not enumerated (all but NB201).
+    :param cost, network_options: how architectures are costed (see :func:`space_architectures`).
     :param config: :class:`CATEConfig` sizes other than the vocabulary's.
     :param options: passed to :func:`pretrain` (``epochs``, ``batch_size``, ``lr``, ``device``, ...).
     :returns: the training result and the checkpoint's JSON path.
@@ -230,7 +241,7 @@ def pretrain_space(space: Space, out: str | Path, *, n_samples: int = 200_000, k
     check_checkpoint_path(out)
     if window is not None:
         check_window(window)
-    archs, costs, cost_name = space_architectures(space, n_samples, seed)
+    archs, costs, cost_name = space_architectures(space, n_samples, seed, cost, network_options)
     data = prepare_data(space, archs, costs, cost_name, k=k, window=window, seed=seed)
     result = pretrain(data, model_config, seed=seed, **options)
     training = {

@@ -2,14 +2,18 @@
 
 A cost model is ``(space, n_samples, seed) -> (archs, costs, cost name)``; the
 space registry (:mod:`bonas.spaces.registry`) names one per space, and
-:func:`bonas.pretraining.cate.space_architectures` calls it.
+:func:`bonas.pretraining.cate.space_architectures` calls it. A space without
+one (a user's) is costed by :func:`network_costs`: the parameters or FLOPs of
+each sampled architecture's network, built on the ``meta`` device.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import torch
 
 from bonas.spaces.base import Space
 from bonas.spaces.cell import CellArch, CellSpace
@@ -69,3 +73,56 @@ def live_cells(space: CellSpace, n: int, rng: np.random.Generator) -> list[CellA
         middle = [space.ops[i] for i in rng.integers(0, len(space.ops), size=size - 2)]
         result.append(CellArch.from_matrix(matrix, (INPUT, *middle, OUTPUT)))
     return result
+
+
+NETWORK_COSTS = ("params", "flops")
+"""What :func:`network_costs` can count on a built network."""
+
+
+def network_costs(space: Space, n_samples: int, seed: int, cost: str = "params",
+                  network_options: Mapping[str, Any] | None = None,
+                  image_shape: tuple[int, int, int] = (3, 32, 32)) -> tuple[list[Any], np.ndarray, str]:
+    """``n_samples`` architectures of ``space``, one per canonical class kept, and the ``cost`` of each one's
+    network (:func:`~bonas.networks.build_network` at its default size for ``image_shape`` images, 10
+    classes), counted on the ``meta`` device: exact, with no memory or compute for weights.
+
+    A :class:`~bonas.spaces.CellSpace` draws as :func:`nb101_params` does (a fifth ``space.sample``, the rest
+    :func:`live_cells`); any other space draws ``space.sample``.
+
+    :param cost: ``"params"`` (trainable parameters) or ``"flops"`` (:func:`~bonas.networks.count_flops` of one
+        image, which runs the network on ``meta`` and is several times slower).
+    :param network_options: the builder's other options, e.g. ``op_modules`` for a user's cell space.
+    Raises ``ValueError`` when the space's networks cannot be built, saying why.
+    """
+    from bonas.networks.build import build_network, count_flops, count_params
+
+    if cost not in NETWORK_COSTS:
+        raise ValueError(f"cost must be one of {list(NETWORK_COSTS)}, got {cost!r}")
+    rng = np.random.default_rng(seed)
+    if isinstance(space, CellSpace):
+        n_small = n_samples // 5
+        drawn = [*space.sample(n_small, rng), *live_cells(space, n_samples - n_small, rng)]
+    else:
+        drawn = space.sample(n_samples, rng)
+    unique: dict[Any, Any] = {}
+    for arch in drawn:
+        unique.setdefault(space.canonical_key(arch), arch)
+    archs, costs = list(unique.values()), []
+    with torch.device("meta"):
+        for arch in archs:
+            network = build_network(space, arch, 10, image_shape[0], **dict(network_options or {}))
+            costs.append(count_params(network) if cost == "params" else count_flops(network, image_shape))
+    return archs, np.array(costs, dtype=np.float64), cost
+
+
+def darts_params(space: Space, n_samples: int, seed: int) -> tuple[list[Any], np.ndarray, str]:
+    """``n_samples`` sampled DARTS genotypes, one per canonical class kept, and the parameters of their
+    default-size networks (8 cells, ``C = 16``, 10 classes), counted exactly by
+    :func:`~bonas.networks.darts.darts_param_count` (as :func:`network_costs` would, a thousand times faster)."""
+    from bonas.networks.darts import darts_param_count
+
+    unique: dict[Any, Any] = {}
+    for arch in space.sample(n_samples, np.random.default_rng(seed)):
+        unique.setdefault(space.canonical_key(arch), arch)
+    archs = list(unique.values())
+    return archs, np.array([darts_param_count(arch) for arch in archs], dtype=np.float64), "params"

@@ -28,7 +28,7 @@ class GraphSpec:
 
     ``GraphSpec(ops=("conv3x3", "maxpool"), max_nodes=7)`` describes cells of up
     to 7 nodes whose inner nodes carry ``conv3x3`` or ``maxpool``; the path
-    fields then default to every op and ``max_nodes - 2``. Sequences are stored
+    fields then default to every op, ``max_nodes - 2`` and no roots. Sequences are stored
     as tuples; a bad field raises ``ValueError`` naming it.
     """
 
@@ -44,6 +44,13 @@ class GraphSpec:
     max_path_ops: int | None = None
     """Most :attr:`path_ops` nodes on one input-to-output path (NB201: 3, DARTS: 4): the longest
     path a path encoding has columns for. ``None``: ``max_nodes - 2``, every inner node."""
+    path_roots: tuple[str, ...] | None = None
+    """Labels of the nodes a path starts from, in column-block order, when the start is part of a path's
+    name (DARTS: ``normal_c_k-2``, ``normal_c_k-1``, ``reduce_c_k-2``, ``reduce_c_k-1``, as BANANAS numbers
+    its DARTS paths per cell and cell input). Every input-to-output path must then pass one such node
+    before its first :attr:`path_ops` node and no other, and a path encoding has one block of columns
+    per root. Names in :attr:`ops`, none of them in :attr:`path_ops`. ``None``: paths are named by their
+    ops alone."""
 
     def __post_init__(self) -> None:
         ops = _op_names("ops", self.ops)
@@ -61,6 +68,18 @@ class GraphSpec:
         if unknown:
             raise ValueError(f"GraphSpec.path_ops {unknown} are not in GraphSpec.ops {list(ops)}")
         object.__setattr__(self, "path_ops", path_ops)
+        if self.path_roots is not None:
+            path_roots = _op_names("path_roots", self.path_roots)
+            if not path_roots:
+                raise ValueError("GraphSpec.path_roots must name at least one root, or be None")
+            unknown = [op for op in path_roots if op not in ops]
+            if unknown:
+                raise ValueError(f"GraphSpec.path_roots {unknown} are not in GraphSpec.ops {list(ops)}")
+            shared = [op for op in path_roots if op in path_ops]
+            if shared:
+                raise ValueError(f"GraphSpec.path_roots {shared} are also in GraphSpec.path_ops {list(path_ops)}; "
+                                 "a label either starts a path or names a step of it")
+            object.__setattr__(self, "path_roots", path_roots)
         longest = max_nodes - 2
         max_path_ops = longest
         if self.max_path_ops is not None:

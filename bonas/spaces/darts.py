@@ -84,9 +84,11 @@ class DARTSSpace(Space):
     max_path_ops = 4
     """Most DARTS ops on one input-to-output path (c_k -> node 2 -> ... -> node 5)."""
     graph_spec = GraphSpec(ops=tuple(op for op in DARTS_GRAPH_OPS if op not in (INPUT, OUTPUT)),
-                           max_nodes=GRAPH_NODES, path_ops=DARTS_OPS, max_path_ops=max_path_ops)
-    """Graph ops :data:`DARTS_GRAPH_OPS`; paths are named by the DARTS ops alone (cell inputs and ``add``
-    nodes skipped, as in BANANAS's DARTS paths)."""
+                           max_nodes=GRAPH_NODES, path_ops=DARTS_OPS, max_path_ops=max_path_ops,
+                           path_roots=tuple(f"{cell}_{node}" for cell in CELLS for node in ("c_k-2", "c_k-1")))
+    """Graph ops :data:`DARTS_GRAPH_OPS`. As in BANANAS's DARTS paths (``cell_301.py`` ``get_path_indices``),
+    a path is named by the cell input it starts from (``path_roots``: normal ``c_{k-2}``, normal ``c_{k-1}``,
+    reduce ``c_{k-2}``, reduce ``c_{k-1}``, BANANAS's block order) and its DARTS ops, ``add`` nodes skipped."""
 
     def validate(self, arch: object) -> None:
         if not isinstance(arch, DARTSArch):

@@ -2,8 +2,9 @@
 
 An entry names the space's class (its factory) and, where the space has them,
 
-* its **network builder**, ``(space, arch, num_classes, in_channels, channels, cells_per_stage) -> nn.Module``
-  (``channels`` and ``cells_per_stage`` ``None`` for the builder's defaults), which
+* its **network builder**, ``(space, arch, num_classes, in_channels, channels, cells_per_stage, **options)
+  -> nn.Module`` (``channels`` and ``cells_per_stage`` ``None`` for the builder's defaults; ``options`` the
+  builder's own, e.g. DARTS's ``auxiliary``), which
   :func:`bonas.networks.build_network` calls and ``bonas search`` needs;
 * its **cost model** for CATE pretraining, ``(space, n_samples, seed) -> (archs, costs, cost name)``
   (``costs`` a float array, one per architecture), which ``bonas pretrain-cate`` needs;
@@ -40,7 +41,8 @@ class SpaceEntry:
 
     :param name: what journals and the command line call it; ``factory()`` builds a space of that name.
     :param factory: builds the space, e.g. its class.
-    :param network_builder: ``(space, arch, num_classes, in_channels, channels, cells_per_stage) -> nn.Module``.
+    :param network_builder: ``(space, arch, num_classes, in_channels, channels, cells_per_stage, **options)
+        -> nn.Module``.
     :param cost_model: ``(space, n_samples, seed) -> (archs, costs, cost name)`` for CATE pretraining.
     :param replay_tables: ``(ReplaySpec) -> ReplayBenchmark`` for replays.
 
@@ -119,4 +121,5 @@ register_space(SpaceEntry("nb201", NASBench201Space, network_builder="bonas.netw
 register_space(SpaceEntry("nb101", NASBench101Space, network_builder="bonas.networks.build:cell_network",
                           cost_model="bonas.pretraining.costs:nb101_params",
                           replay_tables="bonas.replay.benchmark:nb101_benchmark"))
-register_space(SpaceEntry("darts", DARTSSpace))
+register_space(SpaceEntry("darts", DARTSSpace, network_builder="bonas.networks.darts:darts_network",
+                          cost_model="bonas.pretraining.costs:darts_params"))

@@ -63,15 +63,25 @@ def save_checkpoint(path: str | Path, model: CATEModel, space: Space, training: 
 
 
 def how_to_make_checkpoint(space: Space) -> str:
-    """What a user can run to get a CATE checkpoint for ``space``: a command that works where they are, never a
-    path inside the installed package."""
-    from bonas.spaces.registry import space_names
+    """What a user can run to get a CATE checkpoint for ``space``: a command that works where they are, writing
+    under ``runs/`` in the working directory, never a path inside the installed package."""
+    from bonas.spaces.cell import CellSpace
+    from bonas.spaces.registry import SPACES
 
-    if space.name not in space_names("cost_model"):
-        return (f"bonas pretrain-cate cannot pretrain space {space.name!r} yet: register it with a cost_model "
-                "(docs/extending.md), or use another encoding such as encoding='tw'")
-    return (f"make one with `bonas pretrain-cate --space {space.name} --out runs/cate-{space.name}.pt` and pass "
-            f"checkpoint='runs/cate-{space.name}.pt'")
+    out = f"runs/cate-{space.name}.pt"
+    use = f"and pass checkpoint='{out}'"
+    if space.name in SPACES and type(SPACES[space.name].factory()) is type(space):
+        return f"make one with `bonas pretrain-cate --space {space.name} --out {out}` {use}"
+    if isinstance(space, CellSpace):
+        description = json.dumps({"name": space.name, "ops": list(space.ops), "max_nodes": space.n_nodes,
+                                  "max_edges": space.max_edges})
+        return (f"write this space as a file, e.g. {space.name}.json holding {description} (add \"op_modules\": "
+                f"\"package.module:attribute\" for ops other than NAS-Bench-101's), make one with `bonas "
+                f"pretrain-cate --space {space.name}.json --out {out}` (or --space package.module:attribute naming "
+                f"this space) {use}")
+    return (f"make one with `bonas pretrain-cate --space package.module:attribute --out {out}`, where "
+            f"package.module:attribute names this space (its networks must be buildable, or register a "
+            f"cost_model: docs/extending.md) {use}")
 
 
 def load_checkpoint(path: str | Path, space: Space) -> tuple[CATEModel, dict[str, Any]]:

@@ -42,7 +42,8 @@ def test_a_resume_with_another_evaluator_is_refused_unless_forced_and_the_journa
 @pytest.mark.parametrize("arguments, message", [
     (["--trials", "0"], "--trials: expected a positive integer, got 0"),
     (["--evaluator", "synflow"], "--evaluator: invalid choice: 'synflow'"),
-    (["--space", "darts"], "--space: invalid choice: 'darts'"),
+    (["--space", "nasbench500"], "--space: unknown space 'nasbench500'"),
+    (["--space", "no_such_module:space"], "--space: cannot import module 'no_such_module'"),
     (["--data", "/no/such/folder"], "--data: expected 'digits' or a CIFAR-10 folder"),
     (["--workers", "-1"], "--workers: expected a positive integer"),
     (["--lr", "0"], "--lr: expected a positive number, got 0"),

@@ -98,12 +98,16 @@ def test_bad_input_is_named():
         build_network(NB201, bonas.NB201Arch(("conv5x5",) * 6), 10)
     with pytest.raises(ValueError, match="expected an NB201Arch"):
         build_network(NB201, "not a cell", 10)
-    with pytest.raises(ValueError, match="no network builder for space 'darts'"):
-        darts = bonas.DARTSSpace()
-        build_network(darts, darts.sample(1, np.random.default_rng(0))[0], 10)
-    with pytest.raises(ValueError, match="no network builder for space 'cell'"):
-        space = bonas.CellSpace(["sepconv"], max_nodes=3)
+    class Unregistered(bonas.NASBench201Space):
+        name = "unregistered"
+
+    with pytest.raises(ValueError, match="no network builder for space 'unregistered'.*register a builder"):
+        build_network(Unregistered(), NB201.from_indices("123412"), 10)
+    with pytest.raises(ValueError, match=r"no module for ops \['sepconv'\] of space 'cell': pass op_modules"):
+        space = bonas.CellSpace(["sepconv", "maxpool3x3"], max_nodes=3)
         build_network(space, space.sample(1, np.random.default_rng(0))[0], 10)
+    with pytest.raises(ValueError, match=r"nb201 networks take no option \['op_modules'\]"):
+        build_network(NB201, NB201.from_indices("123412"), 10, op_modules={})
     with pytest.raises(ValueError, match="num_classes must be an integer >= 1, got 0"):
         build_network(NB201, NB201.from_indices("123412"), 0)
     with pytest.raises(ValueError, match="no path joins the input to the output"):

@@ -1,5 +1,6 @@
 """The space registry: what the built-in entries declare, and a user's space registered once reaching every reader."""
 
+import argparse
 import shutil
 
 import numpy as np
@@ -11,6 +12,7 @@ import bonas
 from bonas.cli import build_parser
 from bonas.networks import build_network
 from bonas.networks.build import cell_network, nb201_network
+from bonas.networks.darts import darts_network
 from bonas.pretraining.cate import space_architectures
 from bonas.replay.benchmark import ReplaySpec, make_benchmark
 from bonas.spaces.registry import (SPACES, SpaceEntry, declared, register_space, space_from_name, space_names,
@@ -32,19 +34,25 @@ def tiny_space() -> bonas.CellSpace:
     return bonas.CellSpace(["conv", "pool"], max_nodes=4, max_edges=4, name="tiny")
 
 
-def space_choices(command: str) -> tuple[str, ...]:
+def space_action(command: str) -> argparse.Action:
     subcommands = next(action for action in build_parser()._actions if action.dest == "command")
-    return tuple(next(action for action in subcommands.choices[command]._actions if action.dest == "space").choices)
+    return next(action for action in subcommands.choices[command]._actions if action.dest == "space")
+
+
+def space_choices(command: str) -> tuple[str, ...]:
+    return tuple(space_action(command).choices)
 
 
 def test_the_built_in_entries_declare_what_bonas_can_do_with_each_space():
     assert space_names() == ("nb201", "nb101", "darts")
-    assert space_names("network_builder") == space_names("cost_model") == space_names("replay_tables") == (
-        "nb201", "nb101")
+    assert space_names("network_builder") == space_names("cost_model") == ("nb201", "nb101", "darts")
+    assert space_names("replay_tables") == ("nb201", "nb101")
     assert declared("nb201", "network_builder") is nb201_network
     assert declared("nb101", "network_builder") is cell_network
-    assert declared("darts", "network_builder") is None and declared("unknown", "cost_model") is None
-    assert space_choices("search") == space_choices("pretrain-cate") == space_choices("replay") == ("nb201", "nb101")
+    assert declared("darts", "network_builder") is darts_network and declared("unknown", "cost_model") is None
+    assert space_choices("replay") == ("nb201", "nb101")
+    assert "nb201, nb101, darts" in space_action("search").help
+    assert "nb201, nb101, darts" in space_action("pretrain-cate").help
     assert isinstance(space_from_name("darts"), bonas.DARTSSpace)
 
 
@@ -62,8 +70,8 @@ def test_a_registered_space_is_built_by_name_trained_resumed_and_offered(own_reg
     network = build_network(space, arch, 3, in_channels=1, channels=8)
     assert network(torch.zeros(2, 1, 4, 4)).shape == (2, 3)
     assert built == [(space.to_str(arch), 3, 1, 8, None)]
-    assert space_choices("search") == ("nb201", "nb101", "tiny")
-    assert "tiny" not in space_choices("replay") and "tiny" not in space_choices("pretrain-cate")
+    assert "nb201, nb101, darts, tiny" in space_action("search").help
+    assert "tiny" not in space_choices("replay")
 
     path = tmp_path / "tiny.jsonl"
     opt = bonas.Optimizer(space, n_initial=2, seed=0, storage=path, encoding="path")
@@ -87,14 +95,14 @@ def test_a_registered_cost_model_and_replay_tables_are_used(own_registry):
     archs, costs, cost_name = space_architectures(space_from_name("tiny"), 5, seed=0)
     assert len(archs) == 5 and costs.dtype == np.float64 and cost_name == "characters"
     assert make_benchmark(ReplaySpec(space="tiny", queries=7)) == (sentinel, 7)
-    assert space_choices("pretrain-cate") == space_choices("replay") == ("nb201", "nb101", "tiny")
+    assert space_choices("replay") == ("nb201", "nb101", "tiny")
 
 
 def test_parts_named_by_import_strings_load_on_use(own_registry):
     register_space(SpaceEntry("tiny", tiny_space, network_builder="bonas.networks.build:cell_network"))
     assert SPACES["tiny"].network_builder == "bonas.networks.build:cell_network"
     assert declared("tiny", "network_builder") is cell_network
-    with pytest.raises(ValueError, match="no network builder for space 'tiny' with ops"):
+    with pytest.raises(ValueError, match=r"no module for ops \['conv', 'pool'\] of space 'tiny'"):
         space = space_from_name("tiny")
         build_network(space, space.sample(1, np.random.default_rng(0))[0], 10)
 
@@ -119,5 +127,6 @@ def test_bad_registrations_and_names_are_refused(own_registry):
         space_names("tables")
     with pytest.raises(ValueError, match="unknown replay space 'darts'; expected one of \\['nb201', 'nb101'\\]"):
         make_benchmark(ReplaySpec(space="darts"))
-    with pytest.raises(ValueError, match=r"has a cost model for \['nb201', 'nb101'\], not for 'darts'"):
-        space_architectures(space_from_name("darts"), 10, seed=0)
+    with pytest.raises(ValueError, match=r"space 'tiny' has no cost model in the space registry \(those with one: "
+                                         r"\['nb201', 'nb101', 'darts'\]\) and its networks cannot be built"):
+        space_architectures(tiny_space(), 10, seed=0)
