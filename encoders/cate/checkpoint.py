@@ -6,7 +6,7 @@ refuses a checkpoint of another space, vocabulary or model version, naming
 which, and checks every size of the config against sane bounds and against the
 shapes of the weights before a model is built, so a config edited to ask for a
 huge model fails at once with a ``ValueError`` instead of allocating it. bonas
-ships ``nb201`` and ``nb101`` checkpoints as package data.
+ships ``nb201``, ``nb101`` and ``darts`` checkpoints as package data.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ class CATEEncoder(GraphEncoder):
     """``n x d_model`` float64 CATE encodings, deterministic (the model runs in eval mode).
 
     :param checkpoint: a ``.pt`` written by ``bonas pretrain-cate``; ``None`` is the
-        checkpoint bonas ships for the space (``nb201``, ``nb101``). A ``SubsetSpace``
+        checkpoint bonas ships for the space (``nb201``, ``nb101``, ``darts``). A ``SubsetSpace``
         (a table's cells) uses its base space's checkpoint.
     :param batch_size: graphs per forward pass.
     """

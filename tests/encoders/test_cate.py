@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 import torch
 
-from bonas import NASBench101Space, NASBench101Table, NASBench201Space, Optimizer
+from bonas import DARTSSpace, NASBench101Space, NASBench101Table, NASBench201Space, Optimizer
 from bonas.cli import main
 from bonas.encoders import make_encoder
 from bonas.encoders.cate import (
@@ -150,7 +150,7 @@ def test_checkpoints_of_another_kind_are_refused(tiny_checkpoint, tmp_path):
 
 def test_pretrain_cli_refuses_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        main(["pretrain-cate", "--space", "darts", "--out", str(tmp_path / "x.pt")])
+        main(["pretrain-cate", "--space", "nasbench500", "--out", str(tmp_path / "x.pt")])
     with pytest.raises(SystemExit):
         main(["pretrain-cate", "--out", str(tmp_path / "x.pt"), "--epochs", "0"])
     for arguments, message in ((["--out", str(tmp_path / "x.bin")], "ends in .pt"),
@@ -163,7 +163,7 @@ def test_pretrain_cli_refuses_bad_arguments(tmp_path, capsys):
         CATEConfig(n_tokens=5, max_nodes=7, graph_layers=0)
 
 
-@pytest.mark.parametrize("space", [NB201, NB101], ids=lambda s: s.name)
+@pytest.mark.parametrize("space", [NB201, NB101, DARTSSpace()], ids=lambda s: s.name)
 def test_shipped_checkpoints(space):
     path = packaged_checkpoint(space.name)
     assert path.stat().st_size < 5 * 2**20

@@ -12,7 +12,7 @@ from bonas.spaces.darts import DARTSArch, DARTSSpace
 
 TABLE = NASBench301Table()
 SPACE = DARTSSpace()
-SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "nasbench301" / "nb301_naslib_zc_subset.json.gz"
+SOURCE = Path(__file__).resolve().parents[3] / "shared" / "data" / "nasbench301" / "nb301_naslib_zc_subset.json.gz"
 
 FIRST = DARTSArch(
     normal=(("max_pool_3x3", 0), ("dil_conv_3x3", 1), ("avg_pool_3x3", 1), ("avg_pool_3x3", 0),
