@@ -3,7 +3,7 @@
 ``bonas search --space`` and ``bonas pretrain-cate --space`` take any of
 
 * a name in the space registry (``nb201``, ``nb101``, ``darts``, or one a user registered);
-* ``package.module:attribute``: the module is imported (so it may call :func:`~bonas.register_space`) and the
+* ``package.module:attribute``: the module is imported, from the Python path or the working directory (so it may call :func:`~bonas.register_space`) and the
   attribute is a :class:`~bonas.spaces.Space`, a :class:`~bonas.spaces.SpaceEntry` (registered if its name is
   free) or a callable returning either; a module may also define ``OP_MODULES`` beside a
   :class:`~bonas.spaces.CellSpace`, a mapping op name -> ``channels -> nn.Module`` for its networks;
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -62,10 +64,13 @@ def load_space(text: str) -> SpaceSpec:
 
 
 def import_attribute(path: str, what: str) -> Any:
-    """The object ``package.module:attribute`` names; ``ValueError`` naming ``what`` it was for otherwise."""
+    """The object ``package.module:attribute`` names, the module imported from the Python path or the working
+    directory; ``ValueError`` naming ``what`` it was for otherwise."""
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise ValueError(f"{what} must be 'package.module:attribute', got {path!r}")
+    if os.getcwd() not in sys.path:  # as `python -m` does, so a module beside the user is found; last, shadowing none
+        sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:

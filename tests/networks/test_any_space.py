@@ -2,6 +2,7 @@
 command line; a table's cells are built as their base space's."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,14 +28,6 @@ USER_SPACE = bonas.CellSpace(["conv3x3-bn-relu", "conv5x5", "maxpool3x3", "ident
 def small_digits():
     train, val = digits(seed=0)
     return (train.x[:96], train.y[:96]), (val.x[:64], val.y[:64])
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_darts_param_count_equals_the_built_network_for_every_size():
@@ -197,3 +190,15 @@ def test_pretraining_costs_darts_by_its_networks_parameters():
     archs, costs, name = darts_params(DARTS, 20, seed=0)
     assert name == "params" and len(archs) == 20
     assert costs.tolist() == network_costs(DARTS, 20, seed=0)[1].tolist()
+
+
+def test_the_example_cell_space_builds_and_scores_from_the_repository_root(monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    spec = load_space("examples.my_cells:SPACE")
+    assert spec.space.name == "my_cells" and sorted(spec.network_options["op_modules"]) == [
+        "avgpool3x3", "se3x3", "sepconv5x5"]
+    images = torch.rand(16, 1, 8, 8)
+    naswot = NASWOT(images, spec.space, batch_size=16, channels=8, cells_per_stage=1,
+                    network_options=spec.network_options, device="cpu")
+    for arch in spec.space.sample(3, np.random.default_rng(0)):
+        assert np.isfinite(naswot(arch)["value"])

@@ -33,15 +33,6 @@ PUBLISHED_PARAMS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Run single-threaded: these networks are tiny, and on a busy machine torch's thread pool costs 100x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def count_parameters_in_mb(network: nn.Module) -> float:
     """DARTS's ``utils.count_parameters_in_MB``: every parameter outside the auxiliary head, in millions."""
     return sum(p.numel() for name, p in network.named_parameters() if "auxiliary" not in name) / 1e6
