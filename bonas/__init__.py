@@ -21,7 +21,7 @@ from bonas.journal_report import JournalReport, read_report, write_report
 from bonas.journal_lock import JournalLockedError
 from bonas.loop import EvaluationError, run
 from bonas.nasbench import NASBench101Table, NASBench201Table, NB101Record, NB201Record
-from bonas.networks import DARTSNetwork, ParamBudget, WithParams, build_network, count_flops, count_params
+from bonas.networks import DARTSNetwork, FlopBudget, ParamBudget, WithParams, build_network, count_flops, count_params
 from bonas.optimizer import Optimizer, SpaceExhaustedError
 from bonas.outcomes import Outcomes
 from bonas.settings import OptimizerSettings
@@ -69,6 +69,7 @@ __all__ = [
     "EncodingEntry",
     "ENCODINGS",
     "EvaluationError",
+    "FlopBudget",
     "GraphSpec",
     "Journal",
     "JournalCorruptError",

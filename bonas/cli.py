@@ -22,6 +22,7 @@ from bonas.backends import LocalBackend
 from bonas.backends.ray import import_ray
 from bonas.console import command_console, print_table
 from bonas.evaluators import NASWOT, CIFAR10Folder, TrainingEvaluator, digits
+from bonas.evaluators.data import image_shape
 from bonas.journal import JournalCorruptError
 from bonas.journal_report import print_report, read_report, write_report
 from bonas.journal_lock import JournalLockedError
@@ -29,7 +30,7 @@ from bonas.loop import run
 from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
 from bonas.batch.rules import BATCH_RULES
 from bonas.encoders import ENCODINGS
-from bonas.networks import ParamBudget, WithParams
+from bonas.networks import AllOf, FlopBudget, ParamBudget, WithParams
 from bonas.optimizer import Optimizer
 from bonas.progress import DEFAULT_INTERVAL_S, INTERVAL_VARIABLE
 from bonas.replay.benchmark import NB101_OBJECTIVES, NB201_OBJECTIVES, ReplayBenchmark, ReplaySpec, make_benchmark
@@ -303,7 +304,9 @@ def _search(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red]bonas search: {escape(str(error))}", soft_wrap=True)
         return 2
     # counted on the untrained network before any evaluation: a cell over budget is never trained
-    feasible = None if args.max_params is None else ParamBudget(evaluate.build, args.max_params)
+    budgets = ([] if args.max_params is None else [ParamBudget(evaluate.build, args.max_params)]) + (
+        [] if args.max_flops is None else [FlopBudget(evaluate.build, args.max_flops, image_shape(train_data))])
+    feasible = None if not budgets else budgets[0] if len(budgets) == 1 else AllOf(tuple(budgets))
     objectives = None if args.objectives is None else {args.objectives[0]: "max", "params": "min"}
     evaluator = _evaluator_description(args)
     if args.journal is None and args.out is None:
@@ -685,6 +688,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--max-params", type=_positive_int, default=None,
                         help="only cells whose network has at most this many trainable parameters, counted before "
                              "any evaluation (default: no limit)")
+    search.add_argument("--max-flops", type=_positive_int, default=None,
+                        help="only cells whose network takes at most this many FLOPs on one image (torch's "
+                             "FlopCounterMode: 2 per multiply-add), counted before any evaluation; with "
+                             "--max-params, both hold (default: no limit)")
     search.add_argument("--objectives", type=_search_objectives, default=None,
                         help="NAME,params: search the trade-off between the evaluator's value (maximised, called "
                              "NAME, e.g. accuracy) and the parameter count (minimised, counted before training); "

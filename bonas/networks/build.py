@@ -147,6 +147,53 @@ class ParamBudget:
         return count_params(self.build(arch)) <= self.max_params
 
 
+@dataclass(frozen=True)
+class FlopBudget:
+    """A constraint known before training: ``budget(arch)`` is whether ``build(arch)``, the untrained network,
+    takes at most ``max_flops`` FLOPs on one ``image_shape`` image (:func:`count_flops`), counted on the ``meta``
+    device, so no memory or compute is spent on weights (``Optimizer(feasible=budget)``).
+
+    :param build: ``arch -> nn.Module``, e.g. a :class:`~bonas.TrainingEvaluator`'s ``build``.
+    :param max_flops: the largest allowed count.
+    :param image_shape: ``(c, h, w)`` of the images the networks take.
+    """
+
+    build: Callable[[Any], nn.Module]
+    max_flops: int
+    image_shape: tuple[int, int, int]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_flops", check_int(self.max_flops, "max_flops", minimum=1))
+        if len(self.image_shape) != 3:
+            raise ValueError(f"image_shape must be (c, h, w), got {tuple(self.image_shape)}")
+
+    @property
+    def name(self) -> str:
+        """How a journal names this constraint."""
+        return f"flops<={self.max_flops}"
+
+    def __call__(self, arch: Any) -> bool:
+        with torch.device("meta"):
+            network = self.build(arch)
+        return count_flops(network, tuple(self.image_shape)) <= self.max_flops
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Several constraints known before training as one: ``feasible(arch)`` when every one holds (checked in
+    order, stopping at the first that fails), named by their names joined with commas."""
+
+    constraints: tuple[Callable[[Any], bool], ...]
+
+    @property
+    def name(self) -> str:
+        """How a journal names this constraint."""
+        return ",".join(getattr(constraint, "name", repr(constraint)) for constraint in self.constraints)
+
+    def __call__(self, arch: Any) -> bool:
+        return all(constraint(arch) for constraint in self.constraints)
+
+
 def check_input(space: Space, image_shape: tuple[int, ...], num_classes: int, **network_options: int | None) -> None:
     """Raise ``ValueError`` unless ``c x h x w`` images go through the space's networks to ``num_classes`` logits.
 

@@ -202,3 +202,30 @@ def test_the_example_cell_space_builds_and_scores_from_the_repository_root(monke
                     network_options=spec.network_options, device="cpu")
     for arch in spec.space.sample(3, np.random.default_rng(0)):
         assert np.isfinite(naswot(arch)["value"])
+
+
+def test_flop_budget_counts_on_meta_what_the_network_takes_and_combines_with_a_param_budget():
+    build = lambda arch: build_network(DARTS, arch, 10, channels=4, cells_per_stage=1)  # noqa: E731
+    archs = DARTS.sample(6, np.random.default_rng(5))
+    flops = [count_flops(build(arch), (3, 32, 32)) for arch in archs]
+    limit = sorted(flops)[2]
+    budget = bonas.FlopBudget(build, limit, (3, 32, 32))
+    assert [budget(arch) for arch in archs] == [count <= limit for count in flops] and budget.name == f"flops<={limit}"
+    both = bonas.networks.AllOf((bonas.ParamBudget(build, 10**9), budget))
+    assert both.name == f"params<=1000000000,flops<={limit}"
+    assert [both(arch) for arch in archs] == [budget(arch) for arch in archs]
+    with pytest.raises(ValueError, match=r"image_shape must be \(c, h, w\)"):
+        bonas.FlopBudget(build, limit, (32, 32))
+
+
+def test_bonas_search_max_flops_searches_only_cells_under_the_budget(tmp_path):
+    journal = tmp_path / "flops.jsonl"
+    assert main(["search", "--space", "nb201", "--evaluator", "naswot", "--data", "digits", "--trials", "4",
+                 "--workers", "1", "--max-flops", "6000000", "--max-params", "400000", "--journal",
+                 str(journal)]) == 0
+    opt = bonas.Optimizer.load(journal, read_only=True, feasible=lambda arch: True)
+    assert opt.settings.feasible == "params<=400000,flops<=6000000"
+    space = bonas.NASBench201Space()
+    with torch.device("meta"):
+        counts = [count_flops(build_network(space, t.arch, 10, in_channels=1), (1, 8, 8)) for t in opt.trials]
+    assert len(counts) == 4 and max(counts) <= 6_000_000
