@@ -20,8 +20,10 @@ from bonas.journal import Journal, JournalCorruptError
 from bonas.journal_report import JournalReport, read_report, write_report
 from bonas.journal_lock import JournalLockedError
 from bonas.loop import EvaluationError, run
-from bonas.nasbench import NASBench101Table, NASBench201Table, NB101Record, NB201Record
-from bonas.networks import DARTSNetwork, FlopBudget, ParamBudget, WithParams, build_network, count_flops, count_params
+from bonas.nasbench import (NASBench101Table, NASBench201Table, NASBench301Table, NB101Record, NB201Record,
+                            NB301Record)
+from bonas.networks import (AllOf, DARTSNetwork, FlopBudget, ParamBudget, WithParams, build_network, count_flops,
+                            count_params)
 from bonas.optimizer import Optimizer, SpaceExhaustedError
 from bonas.outcomes import Outcomes
 from bonas.settings import OptimizerSettings
@@ -53,6 +55,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "Acquisition",
+    "AllOf",
     "Backend",
     "BATCH_RULES",
     "BatchRule",
@@ -83,12 +86,14 @@ __all__ = [
     "NASBench101Table",
     "NASBench201Space",
     "NASBench201Table",
+    "NASBench301Table",
     "NASWOT",
     "NB101_OPS",
     "NB101Record",
     "NB201_OPS",
     "NB201Arch",
     "NB201Record",
+    "NB301Record",
     "Optimizer",
     "OptimizerSettings",
     "Outcome",

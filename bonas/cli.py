@@ -262,9 +262,13 @@ TRAINING_LR = inspect.signature(TrainingEvaluator).parameters["lr"].default
 
 def _evaluator_description(args: argparse.Namespace) -> str:
     """What produces a search's values, in words, as its journal records it (a resume must match it)."""
+    op_modules = args.space.network_options.get("op_modules")
     batch = "".join(f" {name}={value}" for name, value in (("channels", args.channels),
                                                            ("cells_per_stage", args.cells_per_stage),
-                                                           ("batch_size", args.batch_size)) if value is not None)
+                                                           ("batch_size", args.batch_size),
+                                                           ("op_modules", None if op_modules is None else
+                                                            ",".join(sorted(op_modules))))
+                    if value is not None)
     if args.evaluator == "naswot":
         return f"naswot data={args.data} seed={args.seed}{batch}"
     lr = "" if args.lr == TRAINING_LR else f" lr={args.lr:g}"
@@ -337,8 +341,9 @@ def _search(args: argparse.Namespace, console: Console) -> int:
                 written_by = ("an evaluator it does not name (an earlier bonas)" if opt.settings.evaluator is None
                               else repr(opt.settings.evaluator))
                 console.print(f"[red]cannot resume {journal}: its values come from {written_by}, not {evaluator!r};"
-                              " the two would mix in one search. Pass the same --evaluator, --data, --epochs and "
-                              "--seed, or --force to mix them anyway", soft_wrap=True)
+                              " the two would mix in one search. Pass the same --evaluator, --data, --epochs, "
+                              "--seed, --channels, --cells-per-stage, --batch-size, --lr and op modules, or --force "
+                              "to mix them anyway", soft_wrap=True)
                 opt.close()
                 return 2
             console.print(f"[yellow]resuming {journal} with {evaluator!r} although its values come from "
@@ -728,7 +733,8 @@ def build_parser() -> argparse.ArgumentParser:
     cate = commands.add_parser(
         "pretrain-cate", help="pretrain a CATE transformer on a space's architectures and write a checkpoint",
         description="Pairs architectures of similar cost (NB201: FLOPs of all 15,625 cells; NB101 and DARTS: "
-                    "parameters of sampled cells; any other space: its built networks' parameters or FLOPs), masks 20% of their ops and trains a transformer to predict them from the pair. "
+                    "parameters of sampled cells; any other space: its built networks' parameters or FLOPs), masks "
+                    "20% of their ops and trains a transformer to predict them from the pair. "
                     "The checkpoint (.pt weights + .json) is what encoding='cate' loads.",
     )
     cate.add_argument("--space", default=load_space("nb201"), type=_space, metavar="SPACE",

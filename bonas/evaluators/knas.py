@@ -119,7 +119,8 @@ class KNAS(ZeroCostEvaluator):
         or a torch ``Dataset`` of ``(c x h x w image, label)`` items (the loss needs labels).
     :param seed: seeds the batch and the networks' initialisation.
     :param num_classes: size of the networks' linear head; every label of the batch must be below it.
-    :param network_options: the network builder's other options (e.g. ``op_modules`` for a user's cell space).
+    :param network_options: the network builder's other options (e.g. ``op_modules`` for a user's cell space;
+        not DARTS's training-only ``auxiliary`` head or ``drop_path_prob``).
     """
 
     def __init__(self, data: Any, space: Space | None = None, batch_size: int = 128, seed: int = 0,
@@ -132,6 +133,11 @@ class KNAS(ZeroCostEvaluator):
         if isinstance(data, (np.ndarray, Tensor)):
             raise TypeError(f"KNAS needs labels: data must be an (images, labels) pair, a CIFAR10Folder or a torch "
                             f"Dataset, got a {type(data).__name__} of images alone")
+        refused = sorted(name for name in ("auxiliary", "drop_path_prob") if (network_options or {}).get(name))
+        if refused:
+            raise ValueError(f"KNAS takes per-example gradients of the network's logits under torch.func.vmap: "
+                             f"it scores networks without {refused} (an auxiliary head's second output, drop path's "
+                             f"random masks); leave them out of network_options")
         data = as_image_data(data, "data")
         picks = self._set_up(data, space, batch_size, seed, device, num_classes, channels, cells_per_stage,
                              num_threads, network_options)

@@ -45,7 +45,7 @@ from bonas.files import atomic_write
 from bonas.networks import build_network, check_input, count_params
 from bonas.spaces.base import Space
 from bonas.spaces.nb201 import NASBench201Space
-from bonas.validation import check_int, check_positive
+from bonas.validation import check_finite, check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ class TrainingEvaluator:
     :param network_options: the network builder's other options: ``op_modules`` for a user's cell space,
         ``auxiliary`` and ``drop_path_prob`` for DARTS networks.
     :param auxiliary_weight: a network that returns ``(logits, auxiliary logits)`` in training mode (DARTS with
-        ``auxiliary=True``) is trained on ``loss(logits) + auxiliary_weight * loss(auxiliary logits)`` (DARTS: 0.4).
+        ``auxiliary=True``) is trained on ``loss(logits) + auxiliary_weight * loss(auxiliary logits)`` (DARTS: 0.4);
+        ``train_loss`` is that sum.
     :param grad_clip: clip the gradients' global norm to this before each step (DARTS: 5); ``None``: no clipping.
         A network with a ``set_progress(fraction)`` method (DARTS's drop path) is told the fraction of the
         schedule done at the start of each epoch.
@@ -104,7 +105,7 @@ class TrainingEvaluator:
         num_threads = None if num_threads is None else check_int(num_threads, "num_threads", minimum=1)
         lr = check_positive(lr, "lr")
         grad_clip = None if grad_clip is None else check_positive(grad_clip, "grad_clip")
-        if not auxiliary_weight >= 0:
+        if not check_finite(auxiliary_weight, "auxiliary_weight") >= 0:
             raise ValueError(f"auxiliary_weight must be >= 0, got {auxiliary_weight}")
         if amp not in ("auto", True, False):
             raise ValueError(f"amp must be 'auto', True or False, got {amp!r}")
@@ -227,15 +228,20 @@ class TrainingEvaluator:
         return {"lr": float(self.lr), "batch_size": self.batch_size, "momentum": float(self.momentum),
                 "weight_decay": float(self.weight_decay), "augment": bool(self.augment), "seed": int(self.seed),
                 "amp": use_amp, "num_classes": self.num_classes, "image_shape": [int(n) for n in self.image_shape],
-                "train_images": train_images, "auxiliary_weight": self.auxiliary_weight,
-                "grad_clip": self.grad_clip, **options}
+                "train_images": train_images, **options,
+                # recorded only when set, so that checkpoints written before these settings existed still match
+                **({} if self.auxiliary_weight == 0.4 else {"auxiliary_weight": self.auxiliary_weight}),
+                **({} if self.grad_clip is None else {"grad_clip": self.grad_clip})}
 
 
 def _plain(value: Any) -> Any:
-    """A network option as a plain value a checkpoint holds: a mapping of modules by its sorted keys."""
+    """A network option as a plain value a checkpoint holds: a mapping of modules by its sorted keys, anything
+    else but a number or string by its qualified name (a repr may hold a memory address)."""
     if isinstance(value, Mapping):
         return sorted(str(key) for key in value)
-    return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return getattr(value, "__qualname__", type(value).__qualname__)
 
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> None:
@@ -267,8 +273,9 @@ def _matching_checkpoint(path: str | os.PathLike, arch_str: str, schedule_epochs
     if checkpoint["schedule_epochs"] != schedule_epochs:
         return None, (f"schedule differs: the checkpoint follows a {checkpoint['schedule_epochs']}-epoch cosine "
                       f"schedule, this call a {schedule_epochs}-epoch one")
-    differing = [f"{name} {checkpoint['settings'].get(name)!r} in the checkpoint, {value!r} here"
-                 for name, value in settings.items() if checkpoint["settings"].get(name) != value]
+    differing = [f"{name} {checkpoint['settings'].get(name)!r} in the checkpoint, {settings.get(name)!r} here"
+                 for name in sorted(set(settings) | set(checkpoint["settings"]))
+                 if checkpoint["settings"].get(name) != settings.get(name)]
     if differing:
         return None, "settings differ: " + "; ".join(differing)
     if checkpoint["epochs_done"] >= fidelity:

@@ -324,9 +324,9 @@ def darts_network(space: Space, arch: DARTSArch, num_classes: int, in_channels: 
 
 
 def darts_param_count(arch: DARTSArch, num_classes: int = 10, in_channels: int = 3, channels: int = 16,
-                      layers: int = 8, auxiliary: bool = False) -> int:
-    """Trainable parameters of :class:`DARTSNetwork` (``auxiliary`` head included when set), counted without
-    building it: equal to ``count_params(DARTSNetwork(arch, ...))`` (tested).
+                      layers: int = 8) -> int:
+    """Trainable parameters of :class:`DARTSNetwork` as deployed (no auxiliary head, as DARTS counts), counted
+    without building it: equal to ``count_params(DARTSNetwork(arch, ...))`` (tested).
 
     A network's count is the genotype-independent part (stem, preprocessing, heads, counted once per size on
     the ``meta`` device) plus each cell's op parameters, which depend only on the op, the cell's width and the
@@ -334,7 +334,7 @@ def darts_param_count(arch: DARTSArch, num_classes: int = 10, in_channels: int =
     60 ms even on ``meta``) would take hours.
     """
     DARTSSpace().validate(arch)
-    total = _fixed_params(num_classes, in_channels, channels, layers, auxiliary)
+    total = _fixed_params(num_classes, in_channels, channels, layers)
     for width, reduction in _cell_widths(channels, layers):
         for op, node in arch.reduce if reduction else arch.normal:
             total += _op_params(op, width, 2 if reduction and node < 2 else 1)
@@ -357,11 +357,11 @@ def _op_params(op: str, channels: int, stride: int) -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def _fixed_params(num_classes: int, in_channels: int, channels: int, layers: int, auxiliary: bool) -> int:
+def _fixed_params(num_classes: int, in_channels: int, channels: int, layers: int) -> int:
     """Parameters of a :class:`DARTSNetwork` of this size outside its cells' ops."""
     arch = PUBLISHED_GENOTYPES["DARTS_V2"]
     with torch.device("meta"):
-        network = DARTSNetwork(arch, num_classes, in_channels, channels, layers, auxiliary)
+        network = DARTSNetwork(arch, num_classes, in_channels, channels, layers)
     total = sum(parameter.numel() for parameter in network.parameters())
     ops = sum(_op_params(op, width, 2 if reduction and node < 2 else 1)
               for width, reduction in _cell_widths(channels, layers)

@@ -72,8 +72,9 @@ def space_architectures(space: Space, n_samples: int, seed: int, cost: str | Non
         try:
             return network_costs(space, n_samples, seed, cost or "params", network_options)
         except (ValueError, RuntimeError, TypeError) as error:
-            raise ValueError(f"pretraining CATE needs a cost per architecture: space {space.name!r} has no cost model "
-                             f"in the space registry (those with one: {list(space_names('cost_model'))}) and its "
+            why = (f"has no cost model in the space registry (those with one: {list(space_names('cost_model'))}) "
+                   f"and" if cost is None else f"is costed by its networks' {cost}, but")
+            raise ValueError(f"pretraining CATE needs a cost per architecture: space {space.name!r} {why} its "
                              f"networks cannot be built to count their cost: {error}") from None
     archs, costs, cost_name = cost_model(space, n_samples, seed)
     return list(archs), np.asarray(costs, dtype=np.float64), cost_name

@@ -3,7 +3,8 @@
 ``bonas search --space`` and ``bonas pretrain-cate --space`` take any of
 
 * a name in the space registry (``nb201``, ``nb101``, ``darts``, or one a user registered);
-* ``package.module:attribute``: the module is imported, from the Python path or the working directory (so it may call :func:`~bonas.register_space`) and the
+* ``package.module:attribute``: the module is imported, from the Python path or the working directory (so
+  it may call :func:`~bonas.register_space`) and the
   attribute is a :class:`~bonas.spaces.Space`, a :class:`~bonas.spaces.SpaceEntry` (registered if its name is
   free) or a callable returning either; a module may also define ``OP_MODULES`` beside a
   :class:`~bonas.spaces.CellSpace`, a mapping op name -> ``channels -> nn.Module`` for its networks;
@@ -88,6 +89,9 @@ def _from_attribute(path: str) -> SpaceSpec:
     if isinstance(found, SpaceEntry):
         if found.name not in SPACES:
             register_space(found)
+        elif SPACES[found.name] != found:
+            raise ValueError(f"{path} is a SpaceEntry named {found.name!r}, a name already registered to another "
+                             f"entry; give your space another name")
         found = found.factory()
     if not isinstance(found, Space):
         raise ValueError(f"{path} is a {type(found).__name__}, not a bonas Space, SpaceEntry or a callable "

@@ -92,21 +92,22 @@ def load_checkpoint(path: str | Path, space: Space) -> tuple[CATEModel, dict[str
         bounds or unlike its weights' shapes (checked before the model is built), or corrupt weights.
     """
     path = Path(path)
-    how = how_to_make_checkpoint(space)
     if not path.exists() or not metadata_path(path).exists():
         missing = path if not path.exists() else metadata_path(path)
-        raise FileNotFoundError(f"no CATE checkpoint for space {space.name!r}: {missing} does not exist; {how}")
+        raise FileNotFoundError(f"no CATE checkpoint for space {space.name!r}: {missing} does not exist; "
+                                f"{how_to_make_checkpoint(space)}")
     try:
         meta = json.loads(metadata_path(path).read_text())
     except json.JSONDecodeError as error:
-        raise ValueError(f"CATE checkpoint metadata {metadata_path(path)} is not valid JSON ({error}); {how}") from None
+        raise ValueError(f"CATE checkpoint metadata {metadata_path(path)} is not valid JSON ({error}); "
+                         f"{how_to_make_checkpoint(space)}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else f"a JSON {type(meta).__name__}"
         raise ValueError(f"{metadata_path(path)} is not a bonas CATE checkpoint (format {found!r}, "
                          f"expected {FORMAT!r})")
     if meta.get("version") != VERSION:
         raise ValueError(f"CATE checkpoint {path} is model version {meta.get('version')!r}; this bonas reads "
-                         f"version {VERSION}; {how}")
+                         f"version {VERSION}; {how_to_make_checkpoint(space)}")
     if meta.get("space") != space.name:
         raise ValueError(f"CATE checkpoint {path} was trained for space {meta.get('space')!r}, not {space.name!r}")
     if meta.get("vocabulary") != list(graph_vocabulary(space)):

@@ -32,12 +32,14 @@ def small_digits():
 
 def test_darts_param_count_equals_the_built_network_for_every_size():
     archs = [*DARTS.sample(6, np.random.default_rng(3)), *PUBLISHED_GENOTYPES.values()]
-    sizes = [dict(num_classes=10), dict(num_classes=10, channels=36, layers=20, auxiliary=True),
+    sizes = [dict(num_classes=10), dict(num_classes=10, channels=36, layers=20),
              dict(num_classes=100, in_channels=1, channels=8, layers=5)]
     with torch.device("meta"):
         for arch in archs:
             for size in sizes:
-                assert darts_param_count(arch, **size) == count_params(DARTSNetwork(arch, **size))
+                for auxiliary in (False, True):  # the training-only head is not counted, as DARTS counts
+                    assert darts_param_count(arch, **size) == count_params(DARTSNetwork(arch, **size,
+                                                                                        auxiliary=auxiliary))
 
 
 def test_a_user_cell_space_is_built_from_its_op_modules():
@@ -229,3 +231,31 @@ def test_bonas_search_max_flops_searches_only_cells_under_the_budget(tmp_path):
     with torch.device("meta"):
         counts = [count_flops(build_network(space, t.arch, 10, in_channels=1), (1, 8, 8)) for t in opt.trials]
     assert len(counts) == 4 and max(counts) <= 6_000_000
+
+
+def test_knas_refuses_darts_training_only_options_and_a_taken_space_name_is_refused(small_digits, tmp_path,
+                                                                                    monkeypatch):
+    with pytest.raises(ValueError, match=r"it scores networks without \['auxiliary', 'drop_path_prob'\]"):
+        bonas.KNAS(small_digits[0], DARTS, network_options={"auxiliary": True, "drop_path_prob": 0.2})
+    (tmp_path / "taken.py").write_text("import bonas\nENTRY = bonas.SpaceEntry('darts', bonas.DARTSSpace)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match="a SpaceEntry named 'darts', a name already registered to another entry"):
+        load_space("taken:ENTRY")
+
+
+def test_a_checkpoint_without_the_new_default_settings_still_resumes(small_digits, tmp_path):
+    train, val = small_digits
+    evaluator = TrainingEvaluator(train, val, epochs=1, batch_size=48, space=USER_SPACE, channels=4,
+                                  cells_per_stage=1, network_options={"op_modules": USER_OPS}, device="cpu",
+                                  schedule_epochs=2)
+    arch = USER_SPACE.sample(1, np.random.default_rng(1))[0]
+    evaluator(arch, fidelity=1, save_path=tmp_path / "one.pt")
+    settings = torch.load(tmp_path / "one.pt", weights_only=True)["settings"]
+    assert settings["op_modules"] == ["conv5x5", "identity"]
+    assert "auxiliary_weight" not in settings and "grad_clip" not in settings
+    assert evaluator(arch, fidelity=2, resume_path=tmp_path / "one.pt")["promotion"] == "continued"
+    clipped = TrainingEvaluator(train, val, epochs=1, batch_size=48, space=USER_SPACE, channels=4, cells_per_stage=1,
+                                network_options={"op_modules": USER_OPS}, device="cpu", schedule_epochs=2,
+                                grad_clip=5.0)
+    result = clipped(arch, fidelity=2, resume_path=tmp_path / "one.pt")
+    assert result["promotion"] == "retrained" and "grad_clip None in the checkpoint, 5.0 here" in result["retrain_reason"]
