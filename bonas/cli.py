@@ -438,6 +438,12 @@ def _pretrain_cate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _space_help(names: Sequence[str]) -> str:
+    return (f"search space: a registered name ({', '.join(names)}), package.module:attribute naming a Space (with "
+            f"the module's OP_MODULES for a CellSpace of your own ops) or a .json/.toml cell-space file "
+            f"(docs/extending.md) (default: nb201)")
+
+
 def _space(text: str) -> SpaceSpec:
     try:
         return load_space(text)
@@ -648,10 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "NAS-Bench-201's recipe (on CUDA when present) and reports validation accuracy.",
     )
     search.add_argument("--space", default=load_space("nb201"), type=_space, metavar="SPACE",
-                        help=f"search space: a registered name ({', '.join(space_names('network_builder'))}), "
-                             f"package.module:attribute naming a Space (with the module's OP_MODULES for a "
-                             f"CellSpace of your own ops) or a .json/.toml cell-space file (docs/extending.md) "
-                             f"(default: nb201)")
+                        help=_space_help(space_names("network_builder")))
     search.add_argument("--channels", type=_positive_int, default=None,
                         help="the networks' first width (default: the space's small one: nb201 16, darts 16, "
                              "cells 128; DARTS's evaluation network: 36)")
@@ -738,10 +741,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "The checkpoint (.pt weights + .json) is what encoding='cate' loads.",
     )
     cate.add_argument("--space", default=load_space("nb201"), type=_space, metavar="SPACE",
-                      help=f"search space: a registered name ({', '.join(space_names())}), "
-                           f"package.module:attribute naming a Space (with the module's OP_MODULES for a "
-                           f"CellSpace of your own ops) or a .json/.toml cell-space file (docs/extending.md) "
-                           f"(default: nb201)")
+                      help=_space_help(space_names()))
     cate.add_argument("--cost", default=None, choices=("params", "flops"),
                       help="pair architectures by their built networks' parameters or FLOPs (default: the space's "
                            "cost model: nb201 FLOPs from the table, nb101 and darts parameters; params for any "

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional
 
+from bonas.networks.build import check_options
 from bonas.spaces.base import Space
 from bonas.spaces.darts import CONCAT, DARTSArch, DARTSSpace
 from bonas.validation import check_finite, check_int
@@ -315,9 +316,7 @@ def darts_network(space: Space, arch: DARTSArch, num_classes: int, in_channels: 
     drop_path_prob=0.2``. ``options`` may hold ``auxiliary`` (default ``False``) and ``drop_path_prob``
     (default ``0.0``); any other key raises ``ValueError``.
     """
-    unknown = sorted(set(options) - set(NETWORK_OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown DARTS network option(s) {unknown}; expected some of {list(NETWORK_OPTIONS)}")
+    check_options(options, NETWORK_OPTIONS, space)
     cells_per_stage = 2 if cells_per_stage is None else check_int(cells_per_stage, "cells_per_stage", minimum=1)
     return DARTSNetwork(arch, num_classes, in_channels, 16 if channels is None else channels,
                         3 * cells_per_stage + 2, **options)

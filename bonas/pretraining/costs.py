@@ -39,14 +39,27 @@ def nb101_params(space: CellSpace, n_samples: int, seed: int) -> tuple[list[Any]
     """
     from bonas.networks.nb101 import nb101_param_count
 
-    rng = np.random.default_rng(seed)
-    n_small = n_samples // 5
-    unique: dict[Any, Any] = {}
-    for arch in [*space.sample(n_small, rng), *live_cells(space, n_samples - n_small, rng)]:
-        unique.setdefault(space.canonical_key(arch), arch)
-    archs = list(unique.values())
+    archs = sampled_classes(space, n_samples, seed)
     costs = [nb101_param_count(*graph_to_matrix(space.to_graph(arch))) for arch in archs]
     return archs, np.array(costs, dtype=np.float64), "params"
+
+
+def sampled_classes(space: Space, n_samples: int, seed: int) -> list[Any]:
+    """``n_samples`` architectures drawn from ``space``, the first of each canonical class kept, in draw order.
+
+    A :class:`~bonas.spaces.CellSpace` draws a fifth by ``space.sample`` and the rest by :func:`live_cells`
+    (see :func:`nb101_params`); any other space draws ``space.sample``.
+    """
+    rng = np.random.default_rng(seed)
+    if isinstance(space, CellSpace):
+        n_small = n_samples // 5
+        drawn = [*space.sample(n_small, rng), *live_cells(space, n_samples - n_small, rng)]
+    else:
+        drawn = space.sample(n_samples, rng)
+    unique: dict[Any, Any] = {}
+    for arch in drawn:
+        unique.setdefault(space.canonical_key(arch), arch)
+    return list(unique.values())
 
 
 def live_cells(space: CellSpace, n: int, rng: np.random.Generator) -> list[CellArch]:
@@ -86,8 +99,7 @@ def network_costs(space: Space, n_samples: int, seed: int, cost: str = "params",
     network (:func:`~bonas.networks.build_network` at its default size for ``image_shape`` images, 10
     classes), counted on the ``meta`` device: exact, with no memory or compute for weights.
 
-    A :class:`~bonas.spaces.CellSpace` draws as :func:`nb101_params` does (a fifth ``space.sample``, the rest
-    :func:`live_cells`); any other space draws ``space.sample``.
+    The architectures are :func:`sampled_classes`.
 
     :param cost: ``"params"`` (trainable parameters) or ``"flops"`` (:func:`~bonas.networks.count_flops` of one
         image, which runs the network on ``meta`` and is several times slower).
@@ -98,16 +110,7 @@ def network_costs(space: Space, n_samples: int, seed: int, cost: str = "params",
 
     if cost not in NETWORK_COSTS:
         raise ValueError(f"cost must be one of {list(NETWORK_COSTS)}, got {cost!r}")
-    rng = np.random.default_rng(seed)
-    if isinstance(space, CellSpace):
-        n_small = n_samples // 5
-        drawn = [*space.sample(n_small, rng), *live_cells(space, n_samples - n_small, rng)]
-    else:
-        drawn = space.sample(n_samples, rng)
-    unique: dict[Any, Any] = {}
-    for arch in drawn:
-        unique.setdefault(space.canonical_key(arch), arch)
-    archs, costs = list(unique.values()), []
+    archs, costs = sampled_classes(space, n_samples, seed), []
     with torch.device("meta"):
         for arch in archs:
             network = build_network(space, arch, 10, image_shape[0], **dict(network_options or {}))
@@ -121,8 +124,5 @@ def darts_params(space: Space, n_samples: int, seed: int) -> tuple[list[Any], np
     :func:`~bonas.networks.darts.darts_param_count` (as :func:`network_costs` would, a thousand times faster)."""
     from bonas.networks.darts import darts_param_count
 
-    unique: dict[Any, Any] = {}
-    for arch in space.sample(n_samples, np.random.default_rng(seed)):
-        unique.setdefault(space.canonical_key(arch), arch)
-    archs = list(unique.values())
+    archs = sampled_classes(space, n_samples, seed)
     return archs, np.array([darts_param_count(arch) for arch in archs], dtype=np.float64), "params"
