@@ -1,9 +1,13 @@
-"""Time ``Optimizer.ask()`` on NAS-Bench-201 at 50, 100 and 200 observations, and a 150-query replay.
+"""Time ``Optimizer.ask()`` on NAS-Bench-201 as the number of results grows, each ask after a tell.
 
-Each encoding's optimizer is told ``n`` random cells of the CIFAR-10 table,
-then one ``ask()`` is timed (GP fit + candidate pool + acquisition). The replay
-runs 150 sequential queries of the TW-GP on the 200-epoch test accuracy.
-Usage: ``python benchmarks/bench_ask.py [--candidates local|all]``.
+For each ``n`` an optimizer (TW-GP, learned noise) is given ``n`` random cells (one per isomorphism class) with
+their CIFAR-100 12-epoch validation accuracy by ``attach``, as a search warm-started from an earlier study or a
+cluster's journal is; then it asks one cell (timed: the first ask after attaching), is told its value, asks one
+(timed), is told it, and asks a batch of 8 (timed), so that every timed ask refits the GP on new data. With
+``--full-up-to N`` the sizes up to ``N`` are also timed with every result in the hyperparameter fit
+(``max_fit_points=None``, the behaviour before the subset fit), the ratio printed from the same run. Last, a
+150-query sequential replay of the TW-GP on the 200-epoch test accuracy (CIFAR-10, seed 0), timed.
+Usage: ``python benchmarks/bench_ask.py [--sizes 100 200 500 1000 2000 5000] [--full-up-to 1000]``.
 """
 
 from __future__ import annotations
@@ -20,34 +24,49 @@ from bonas.optimizer import Optimizer
 from bonas.spaces import NASBench201Space
 
 
+def timed_asks(space: NASBench201Space, table: NASBench201Table, cells: list, n: int,
+               max_fit_points: int | None) -> tuple[float, float, float]:
+    """Seconds of the first ask after attaching ``n`` results, of an ask(1) after a tell and an ask(8) after one."""
+    opt = Optimizer(space, encoding="tw", seed=0, max_fit_points=max_fit_points)
+    for arch in cells[:n]:
+        opt.attach(arch, table.query(arch).val_accuracy_12ep)
+    seconds = []
+    for size in (1, 1, 8):
+        start = time.perf_counter()
+        trials = opt.ask(size)
+        seconds.append(time.perf_counter() - start)
+        for trial in trials:
+            opt.tell(trial, table.query(trial.arch).val_accuracy_12ep)
+    return seconds[0], seconds[1], seconds[2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--candidates", default="local", choices=("local", "all"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 200, 500, 1000, 2000, 5000])
+    parser.add_argument("--full-up-to", type=int, default=1000,
+                        help="also time sizes up to this with the hyperparameters fitted on every result")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=NumericalWarning)  # pinned-noise notices, one per fit
     space = NASBench201Space()
-    table = NASBench201Table("cifar10")
-    cells = list(space.enumerate())
-    for encoding in ("tw", "path", "wl", "adjacency"):
-        for n in (50, 100, 200):
-            opt = Optimizer(space, encoding=encoding, seed=0, deterministic=True, candidates=args.candidates)
-            seen = set()
-            for index in np.random.default_rng(n).permutation(len(cells)):
-                key = space.canonical_key(cells[index])
-                if key not in seen and len(seen) < n:
-                    seen.add(key)
-                    opt.attach(cells[index], table.query(cells[index]).test_accuracy)
-            opt.ask(1)
-            start = time.perf_counter()
-            opt.ask(1)
-            print(f"ask() {encoding:9s} candidates={args.candidates} n={n:3d}: {time.perf_counter() - start:.3f} s "
-                  f"(fit: {opt.last_fit})", flush=True)
-    opt = Optimizer(space, encoding="tw", seed=0, deterministic=True, candidates=args.candidates)
+    table = NASBench201Table("cifar100")
+    classes: dict = {}
+    for arch in space.enumerate():
+        classes.setdefault(space.canonical_key(arch), arch)
+    cells = [list(classes.values())[i] for i in np.random.default_rng(0).permutation(len(classes))]
+    default = Optimizer(space).settings.max_fit_points
+    print("results | first ask after attach | ask(1) after a tell | ask(8) after a tell | fit on")
+    for n in args.sizes:
+        for limit in (default, None) if n <= args.full_up_to and n > default else (default,):
+            first, one, eight = timed_asks(space, table, cells, n, limit)
+            print(f"{n:5d} | {first:6.2f} s | {one:6.2f} s | {eight:6.2f} s | "
+                  f"{'all results' if limit is None or n <= limit else f'{limit} of them'}", flush=True)
+    opt = Optimizer(space, encoding="tw", seed=0, deterministic=True)
+    test_table = NASBench201Table("cifar10")
     start = time.perf_counter()
     while len(opt.completed) < 150:
         trial = opt.ask(1)[0]
-        opt.tell(trial, table.query(trial.arch).test_accuracy)
-    regret = table.optimum() - opt.best_trial.value
+        opt.tell(trial, test_table.query(trial.arch).test_accuracy)
+    regret = test_table.optimum() - opt.best_trial.value
     print(f"150-query TW-GP replay on cifar10: {time.perf_counter() - start:.1f} s, final regret {regret:.3f}")
 
 

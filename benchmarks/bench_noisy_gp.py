@@ -57,6 +57,7 @@ LENGTHSCALE_BOUND = 2.0
 def _apply_variant(variant: str) -> None:
     """Patch the fit for ``variant`` in this (worker) process."""
     import bonas.surrogate as surrogate
+    from bonas.posterior import posterior_marginals
     from botorch.models.transforms.outcome import Standardize
     from botorch.models.utils.gpytorch_modules import get_gaussian_likelihood_with_lognormal_prior
     from gpytorch.constraints import GreaterThan
@@ -65,13 +66,13 @@ def _apply_variant(variant: str) -> None:
     prior = variant != "no-noise-prior" and variant != "cold"
     built = surrogate._build
 
-    def build(train_X, train_Y, kernel, deterministic):
+    def build(train_X, train_Y, kernel, deterministic, mean=None, standardize=True):
         if deterministic:
-            return built(train_X, train_Y, kernel, deterministic)
+            return built(train_X, train_Y, kernel, deterministic, mean, standardize)
         likelihood = (get_gaussian_likelihood_with_lognormal_prior() if prior
                       else GaussianLikelihood(noise_constraint=GreaterThan(surrogate.NOISE_FLOOR)))
         return surrogate.ArchitectureGP(train_X, train_Y, likelihood=likelihood, covar_module=kernel,
-                                        outcome_transform=Standardize(m=1))
+                                        mean_module=mean, outcome_transform=Standardize(m=1) if standardize else None)
 
     surrogate._build = build
     fit = surrogate.fit_surrogate
@@ -80,14 +81,13 @@ def _apply_variant(variant: str) -> None:
     if variant == "plug-in-best-f":
         def plug_in(train_X, *args, **kwargs):
             result = fit(train_X, *args, **kwargs)
-            result.best_f = float(surrogate.posterior_marginals(result.model, train_X)[0].max())
+            result.best_f = float(posterior_marginals(result.model, train_X)[0].max())
             return result
 
         surrogate.fit_surrogate = plug_in
     if variant == "global-top":
         import bonas.optimizer as optimizer_module
         import bonas.proposal as proposal
-        from bonas.surrogate import posterior_marginals
 
         def propose_with_global_top(surrogate_, acquisition, settings, candidates, n, batch, rng, *, observed,
                                     pending, cache_candidates):

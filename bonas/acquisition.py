@@ -2,7 +2,7 @@
 
 Scores come from botorch's acquisition functions evaluated on every candidate
 encoding (``m x d``, in chunks); with nothing pending, LogEI and UCB are
-computed from :func:`bonas.surrogate.posterior_marginals` by botorch's own
+computed from :func:`bonas.posterior.posterior_marginals` by botorch's own
 formulas (the same values, without botorch's per-candidate batch evaluation). Selection returns *indices* into the pool
 rather than encodings, because distinct architectures can share an encoding
 (botorch's ``optimize_acqf_discrete`` returns rows of ``X`` and could not tell
@@ -24,7 +24,7 @@ from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from torch import Tensor
 
-from bonas.surrogate import posterior_marginals
+from bonas.posterior import posterior_marginals
 
 ACQUISITIONS = ("ei", "ucb", "ts")
 UCB_BETA = 2.0

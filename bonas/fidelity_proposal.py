@@ -17,7 +17,7 @@ Two rules choose among them (``Optimizer(fidelity_acquisition=...)``):
   ``qMultiFidelityLowerBoundMaxValueEntropy``, Moss et al. 2021; Takeno et al. 2020): the information an
   evaluation gives about the target's maximum, over its cost. botorch draws the maxima (Gumbel);
   :func:`information_per_cost` evaluates botorch's formula from one cross-covariance per chunk of actions
-  (:func:`posterior_pairs`) instead of botorch's batch-mode posterior, which copies the training inputs per
+  (:func:`bonas.posterior.posterior_pairs`) instead of botorch's batch-mode posterior, which copies the training inputs per
   action (5-20 s for a 2,000-action ask at 200 results); the values are tested against botorch's.
 
 Why ``"ei"`` is the default (``benchmarks/RESULTS.md``, multi-fidelity): information per cost kept buying
@@ -39,17 +39,15 @@ from botorch.acquisition.max_value_entropy_search import (
     qMultiFidelityLowerBoundMaxValueEntropy,
 )
 from botorch.models import SingleTaskGP
-from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
 from bonas.acquisition import acquisition_values
 from bonas.fidelity import Fidelities
-from bonas.surrogate import Surrogate, posterior_marginals
+from bonas.posterior import posterior_marginals, posterior_pairs
+from bonas.surrogate import Surrogate
 
 FIDELITY_ACQUISITIONS = ("ei", "gibbon")
 """The rules a multi-fidelity ask chooses cell and fidelity by."""
-CHUNK = 2048
-"""Actions scored from one cross-covariance."""
 MAX_VALUE_SAMPLES = 16
 """Samples of the target fidelity's maximum (botorch's default is 10)."""
 
@@ -77,43 +75,6 @@ def at_fidelity(X: Tensor, index: int) -> Tensor:
     projected = X.clone()
     projected[..., -1] = float(index)
     return projected
-
-
-@torch.no_grad()
-def posterior_pairs(model: SingleTaskGP, Xa: Tensor, Xb: Tensor) -> tuple[Tensor, ...]:
-    """The latent posterior at ``m`` pairs of points: means, variances and covariances, in outcome units.
-
-    :param Xa, Xb: ``m x D`` inputs; pair ``i`` is ``(Xa[i], Xb[i])``.
-    :returns: ``mean_a, mean_b, var_a, var_b, cov_ab``, each ``m``: what ``model.posterior(stack([Xa, Xb],
-        -2))`` gives for each pair (tested against it), from one ``m x n`` cross-covariance per input set and
-        one Cholesky factor of the training covariance.
-    """
-    model.eval()
-    model.posterior(Xa[:1])  # builds the prediction strategy
-    strategy = model.prediction_strategy
-    train_X = model.train_inputs[0]
-    factor = psd_safe_cholesky(strategy.lik_train_train_covar.to_dense())
-    residual = (strategy.train_labels - model.mean_module(train_X)).unsqueeze(-1)
-    weights = torch.cholesky_solve(residual, factor).squeeze(-1)
-    scale = 1.0
-    shift = 0.0
-    transform = getattr(model, "outcome_transform", None)
-    if transform is not None:
-        scale, shift = transform.stdvs.squeeze(), transform.means.squeeze()
-    parts = []
-    for part_a, part_b in zip(Xa.split(CHUNK), Xb.split(CHUNK)):
-        cross_a = model.covar_module(part_a, train_X).to_dense()
-        cross_b = model.covar_module(part_b, train_X).to_dense()
-        solved_a = torch.linalg.solve_triangular(factor, cross_a.T, upper=False)
-        solved_b = torch.linalg.solve_triangular(factor, cross_b.T, upper=False)
-        mean_a = model.mean_module(part_a) + cross_a @ weights
-        mean_b = model.mean_module(part_b) + cross_b @ weights
-        var_a = model.covar_module(part_a, diag=True) - (solved_a * solved_a).sum(0)
-        var_b = model.covar_module(part_b, diag=True) - (solved_b * solved_b).sum(0)
-        cov_ab = model.covar_module(part_a, part_b, diag=True) - (solved_a * solved_b).sum(0)
-        parts.append((mean_a * scale + shift, mean_b * scale + shift, var_a * scale**2, var_b * scale**2,
-                      cov_ab * scale**2))
-    return tuple(torch.cat(column) for column in zip(*parts))
 
 
 def observation_noise(model: SingleTaskGP) -> float:

@@ -35,7 +35,6 @@ from gpytorch.kernels import Kernel
 from gpytorch.means import Mean
 from gpytorch.utils.warnings import NumericalWarning
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from linear_operator.operators import DiagLinearOperator
 from linear_operator.utils.errors import NanError, NotPSDError
 from torch import Tensor
 
@@ -55,6 +54,8 @@ SAFE_MAGNITUDE = 1e100
 """Largest outcome magnitude standardised as is: the variance of any number of such values is finite."""
 MEAN_PREFIX = "mean."
 """Names of the prior mean's parameters in a kernel state (a multi-fidelity GP's per-fidelity constants)."""
+MAX_FIT_POINTS = 250
+"""Results a GP's hyperparameters are fitted on at most (a random subset beyond; :func:`_fit_on_subset`)."""
 DETERMINISTIC_NOISE = 1e-6
 """Fixed noise variance (standardised units) when the objective is noise-free."""
 
@@ -65,34 +66,6 @@ class ArchitectureGP(SingleTaskGP):
     def __init__(self, train_X: Tensor, train_Y: Tensor, **kwargs) -> None:
         self._ignore_X_dims_scaling_check = list(range(train_X.shape[-1]))
         super().__init__(train_X, train_Y, **kwargs)
-
-
-@torch.no_grad()
-def posterior_marginals(model: SingleTaskGP, X: Tensor, chunk: int = 2048) -> tuple[Tensor, Tensor]:
-    """Posterior mean and variance of the latent function at ``m x d`` points: two ``m`` tensors.
-
-    The numbers ``model.posterior(X.unsqueeze(-2))`` gives (the batch-mode call botorch's
-    analytic LogEI and UCB make), from one ``m x n`` cross-covariance per chunk through
-    gpytorch's prediction strategy. The batch-mode call evaluates an ``(n+1) x (n+1)``
-    kernel per candidate; on the 15,625-cell NB201 pool that made scoring take seconds
-    (``benchmarks/bench_batch.py``). Tested against ``model.posterior``.
-    """
-    model.eval()
-    model.posterior(X[:1])  # builds the prediction cache (Cholesky of the training covariance)
-    strategy = model.prediction_strategy
-    train_X = model.train_inputs[0]
-    means, variances = [], []
-    for part in X.split(chunk):
-        test_train = model.covar_module(part, train_X)
-        mean = strategy.exact_predictive_mean(model.mean_module(part), test_train)
-        prior_variance = DiagLinearOperator(model.covar_module(part, diag=True))
-        variance = strategy.exact_predictive_covar(prior_variance, test_train).diagonal()
-        if getattr(model, "outcome_transform", None) is not None:
-            mean, variance = model.outcome_transform.untransform(mean.unsqueeze(-1), variance.unsqueeze(-1))
-            mean, variance = mean.squeeze(-1), variance.squeeze(-1)
-        means.append(mean)
-        variances.append(variance)
-    return torch.cat(means), torch.cat(variances)
 
 
 def copula_transform(values: Tensor) -> Tensor:
@@ -150,7 +123,7 @@ class FitResult:
 
 
 def _build(train_X: Tensor, train_Y: Tensor, kernel: Kernel, deterministic: bool,
-           mean: Mean | None = None) -> ArchitectureGP:
+           mean: Mean | None = None, standardize: bool = True) -> ArchitectureGP:
     if deterministic:
         train_Yvar = torch.full_like(train_Y, DETERMINISTIC_NOISE) * train_Y.var().clamp_min(1e-12)
         with warnings.catch_warnings():
@@ -159,13 +132,13 @@ def _build(train_X: Tensor, train_Y: Tensor, kernel: Kernel, deterministic: bool
             # every noise-free search. The rounding is intended, so that one warning is silenced, here only.
             warnings.filterwarnings("ignore", message="Very small noise values detected", category=NumericalWarning)
             return ArchitectureGP(train_X, train_Y, train_Yvar=train_Yvar, covar_module=kernel, mean_module=mean,
-                                  outcome_transform=Standardize(m=1))
+                                  outcome_transform=Standardize(m=1) if standardize else None)
     # botorch's default likelihood: a LogNormal(-4, 1) prior on the noise variance (Hvarfner et al. 2024). Without
     # it, fits on 12-epoch validation accuracies found the mode "everything is noise" (outputscale 1e-7, noise 0.93)
     # and the warm start kept every later fit there: CIFAR-100 seeds stalled (benchmarks/RESULTS.md, issue 18)
     likelihood = get_gaussian_likelihood_with_lognormal_prior()
     return ArchitectureGP(train_X, train_Y, likelihood=likelihood, covar_module=kernel, mean_module=mean,
-                          outcome_transform=Standardize(m=1))
+                          outcome_transform=Standardize(m=1) if standardize else None)
 
 
 def _fit(model: ArchitectureGP) -> None:
@@ -198,6 +171,7 @@ def fit_surrogate(
     deterministic: bool = False,
     warm_start: dict[str, Tensor] | None = None,
     make_mean: Callable[[], Mean | None] = lambda: None,
+    max_fit_points: int | None = None,
 ) -> FitResult:
     """Fit a GP to ``n x d`` encodings and ``n x 1`` (transformed) outcomes; never raises on a failed fit.
 
@@ -206,13 +180,24 @@ def fit_surrogate(
     named parameters); a model with learned noise above ``NOISE_FLOOR``; the
     previous kernel hyperparameters without fitting; the kernel's defaults.
     Each fallback is logged. ``make_mean`` builds the prior mean (``None``: botorch's constant mean).
+
+    With more than ``max_fit_points`` results the hyperparameters are fitted on that many of them, drawn at
+    random (see :func:`_fit_on_subset`), and the returned model conditions on all ``n``.
     """
+    if max_fit_points is not None and len(train_X) > max_fit_points:
+        return _fit_on_subset(train_X, train_Y, make_kernel, deterministic, warm_start, make_mean, max_fit_points)
+    return _fit_all(train_X, train_Y, make_kernel, deterministic, warm_start, make_mean)
+
+
+def _fit_all(train_X: Tensor, train_Y: Tensor, make_kernel: Callable[[], Kernel], deterministic: bool,
+             warm_start: dict[str, Tensor] | None, make_mean: Callable[[], Mean | None],
+             standardize: bool = True) -> FitResult:
     best_f = float(train_Y.max())
     attempts = [("fit", deterministic)]
     if deterministic:
         attempts.append(("learned-noise", False))
     for how, pinned in attempts:
-        model = _build(train_X, train_Y, make_kernel(), pinned, make_mean())
+        model = _build(train_X, train_Y, make_kernel(), pinned, make_mean(), standardize)
         if warm_start is not None and not _warm_start(model, warm_start):
             warm_start = None
         try:
@@ -220,13 +205,40 @@ def fit_surrogate(
             return FitResult(model, how, best_f)
         except (ModelFittingError, NotPSDError, NanError, RuntimeError) as error:
             logger.warning("GP fit (%s) on %d points failed: %s: %s", how, len(train_X), type(error).__name__, error)
-    model = _build(train_X, train_Y, make_kernel(), False, make_mean())
+    model = _build(train_X, train_Y, make_kernel(), False, make_mean(), standardize)
     how = "prior"
     if warm_start is not None and _warm_start(model, warm_start):
         how = "previous"
     logger.warning("using the %s kernel hyperparameters without fitting", how)
     model.eval()
     return FitResult(model, how, best_f)
+
+
+def _fit_on_subset(train_X: Tensor, train_Y: Tensor, make_kernel: Callable[[], Kernel], deterministic: bool,
+                   warm_start: dict[str, Tensor] | None, make_mean: Callable[[], Mean | None],
+                   size: int) -> FitResult:
+    """Hyperparameters fitted on ``size`` of the ``n`` results, the model conditioned on all of them.
+
+    An exact GP's marginal likelihood costs a Cholesky factor per optimiser step, ``O(n^3)``: at 1,000 results a
+    fit took over 10 s on two cores, at 5,000 minutes (``benchmarks/bench_ask.py``). The hyperparameters (a
+    handful of lengthscales, an outputscale, a noise level and a constant) are estimated about as well from a
+    few hundred results, so they are fitted on a random subset (seeded by ``n``: the same data give the same
+    fit) whose outcomes are standardised with the statistics of all ``n`` - the units the full model's own
+    ``Standardize`` gives -, and copied into the GP over all results, whose posterior is exact.
+    """
+    standardize = Standardize(m=1)
+    standardized = standardize(train_Y)[0].detach()
+    rows = torch.randperm(len(train_X), generator=torch.Generator().manual_seed(len(train_X)))[:size]
+    rows = rows.sort().values.to(train_X.device)
+    subset = _fit_all(train_X[rows], standardized[rows], make_kernel, deterministic, warm_start, make_mean,
+                      standardize=False)
+    pinned = deterministic and subset.how == "fit"
+    model = _build(train_X, train_Y, make_kernel(), pinned, make_mean())
+    fitted = subset.model.state_dict()
+    copied = ("covar_module.", "mean_module.") if pinned else ("covar_module.", "mean_module.", "likelihood.")
+    model.load_state_dict({name: value for name, value in fitted.items() if name.startswith(copied)}, strict=False)
+    model.eval()
+    return FitResult(model, subset.how, float(train_Y.max()))
 
 
 class Surrogate:
@@ -245,12 +257,16 @@ class Surrogate:
         the fidelities and the prior mean a constant per fidelity (:mod:`bonas.fidelity`).
     :param target_fidelity_index: the target among them (default the last), whose scale the architecture
         kernel's outputscale is.
+    :param max_fit_points: with more results, the hyperparameters are fitted on this many of them drawn at random
+        and the GP conditions on all (:func:`fit_surrogate`); ``None`` fits on every result.
     """
 
     def __init__(self, encoder: GraphEncoder, kernel: str, outcome_transform: str = "standardize",
                  deterministic: bool = False, device: torch.device | str = "cpu", warm_start: bool = True,
-                 n_fidelities: int = 1, target_fidelity_index: int | None = None) -> None:
+                 n_fidelities: int = 1, target_fidelity_index: int | None = None,
+                 max_fit_points: int | None = MAX_FIT_POINTS) -> None:
         self.encoder = encoder
+        self.max_fit_points = max_fit_points
         self.kernel = kernel
         self.outcome_transform = check_choice(outcome_transform, "outcome transform", OUTCOME_TRANSFORMS)
         self.deterministic = deterministic
@@ -264,18 +280,20 @@ class Surrogate:
     @classmethod
     def for_encoding(cls, encoding: str, space: Space, outcome_transform: str = "standardize",
                      deterministic: bool = False, device: torch.device | str = "cpu", n_fidelities: int = 1,
-                     target_fidelity_index: int | None = None, **options: Any) -> "Surrogate":
+                     target_fidelity_index: int | None = None, max_fit_points: int | None = MAX_FIT_POINTS,
+                     **options: Any) -> "Surrogate":
         """The surrogate of the registered ``encoding`` (:data:`bonas.encoders.ENCODINGS`): its encoder for
         ``space``, built with ``options`` (CATE: ``checkpoint``), and its kernel."""
         entry = ENCODINGS[encoding]
         return cls(entry.build(space, device, **options), entry.kernel, outcome_transform, deterministic, device,
-                   n_fidelities=n_fidelities, target_fidelity_index=target_fidelity_index)
+                   n_fidelities=n_fidelities, target_fidelity_index=target_fidelity_index,
+                   max_fit_points=max_fit_points)
 
     def sibling(self) -> "Surrogate":
         """A surrogate for another metric of the same architectures: the same encoder, encoding cache, kernel,
         device and noise setting, standardised outcomes, and a kernel state of its own."""
         other = Surrogate(self.encoder, self.kernel, "standardize", self.deterministic, self.device, self.warm_start,
-                          self.n_fidelities, self.target_fidelity_index)
+                          self.n_fidelities, self.target_fidelity_index, self.max_fit_points)
         other._encoding_cache = self._encoding_cache
         return other
 
@@ -325,7 +343,7 @@ class Surrogate:
         with self._seeded_retries(len(values)):
             result = fit_surrogate(train_X, train_Y, lambda: self.new_kernel().to(train_X),
                                    deterministic=self.deterministic, warm_start=self.kernel_state,
-                                   make_mean=lambda: self.new_mean(train_X))
+                                   make_mean=lambda: self.new_mean(train_X), max_fit_points=self.max_fit_points)
         if self.warm_start and result.how in ("fit", "learned-noise"):
             self.kernel_state = {name: value.detach().clone() for name, value in self._hyperparameters(result.model)}
         return result

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from bonas import NASBench201Table, Optimizer
 from bonas.fidelity import Fidelities, rank_across_fidelities
-from bonas.fidelity_proposal import at_fidelity, information_per_cost, posterior_pairs, sample_max_values
+from bonas.fidelity_proposal import at_fidelity, information_per_cost, sample_max_values
+from bonas.posterior import posterior_pairs
 from bonas.settings import OptimizerSettings
 from bonas.surrogate import Surrogate
 from bonas.trial import TrialState

@@ -16,6 +16,7 @@ from bonas.acquisition import (
     select_thompson,
 )
 from bonas.kernels import make_kernel
+from bonas.posterior import posterior_marginals
 from bonas.surrogate import copula_transform, fit_surrogate, log_error_transform, transform_outcomes
 
 
@@ -146,7 +147,7 @@ def test_marginals_and_analytic_scores_equal_botorch(deterministic):
     X, Y = data(n=25)
     model = fit_surrogate(X, 50 + 3 * Y, kernel_factory(4), deterministic=deterministic).model
     candidates = torch.rand(300, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) * 5
-    mean, variance = surrogate.posterior_marginals(model, candidates, chunk=64)
+    mean, variance = posterior_marginals(model, candidates, chunk=64)
     posterior = model.posterior(candidates.unsqueeze(-2))
     torch.testing.assert_close(mean, posterior.mean.reshape(-1), rtol=1e-8, atol=1e-8)
     torch.testing.assert_close(variance, posterior.variance.reshape(-1), rtol=1e-6, atol=1e-10)
@@ -163,7 +164,7 @@ def test_marginals_of_a_believed_model_equal_botorch():
     model = fit_surrogate(X, Y, kernel_factory(4), deterministic=True).model
     candidates = torch.rand(100, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) * 5
     believed = believe(model, candidates[:3])
-    mean, variance = surrogate.posterior_marginals(believed, candidates)
+    mean, variance = posterior_marginals(believed, candidates)
     posterior = believed.posterior(candidates.unsqueeze(-2))
     torch.testing.assert_close(mean, posterior.mean.reshape(-1), rtol=1e-8, atol=1e-8)
     torch.testing.assert_close(variance, posterior.variance.reshape(-1), rtol=1e-6, atol=1e-10)

@@ -144,3 +144,39 @@ def test_bad_groups_raise(groups, dim, message):
 
 def test_group_order_need_not_follow_columns():
     assert check_groups({"out": slice(5, 9), "op": slice(0, 2), "in": slice(2, 5)}) == 9
+
+
+def test_fit_path_equals_cdist_and_reuses_distances_until_the_inputs_change():
+    # the kernel's fast paths (group distances without autograd, kept between calls on the same tensors) must
+    # give cdist's values and lengthscale gradients
+    import copy
+
+    kernel = TreeWassersteinKernel(GROUPS_10).double()
+    kernel.raw_lengthscale.data = torch.tensor([[0.3, -0.7, 1.1]], dtype=torch.float64)
+    x = torch.rand(9, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.rand(4, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+
+    def reference(a, b):
+        return torch.exp(-torch.cdist(kernel._scale_columns(a), kernel._scale_columns(b), p=1))
+
+    with torch.no_grad():
+        torch.testing.assert_close(kernel.forward(x, y), reference(x, y), rtol=1e-12, atol=1e-14)
+    fast = kernel.forward(x, x)
+    (fast * torch.arange(81.0, dtype=torch.float64).reshape(9, 9)).sum().backward()
+    fast_grad = kernel.raw_lengthscale.grad.clone()
+    kernel.zero_grad()
+    slow = reference(x, x)
+    (slow * torch.arange(81.0, dtype=torch.float64).reshape(9, 9)).sum().backward()
+    torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(fast_grad, kernel.raw_lengthscale.grad, rtol=1e-10, atol=1e-12)
+    kept = kernel._distances[2]
+    kernel.forward(x, x)
+    assert kernel._distances[2] is kept
+    x.mul_(2.0)  # an in-place change of the inputs: the kept distances are stale
+    torch.testing.assert_close(kernel.forward(x, x), reference(x, x), rtol=1e-12, atol=1e-14)
+    assert kernel._distances[2] is not kept
+    assert copy.deepcopy(kernel)._distances is None and pickle.loads(pickle.dumps(kernel))._distances is None
+    # inputs that need a gradient (a continuous acquisition optimiser) take cdist's autograd path
+    z = y.clone().requires_grad_(True)
+    kernel.forward(x, z).sum().backward()
+    assert z.grad is not None and bool(torch.isfinite(z.grad).all())

@@ -1,0 +1,130 @@
+"""A fitted GP's latent posterior from one Cholesky factor of its training covariance, kept with the model.
+
+botorch's ``model.posterior`` goes through gpytorch's prediction strategy, which solves with the training
+covariance anew for each call and, above ``gpytorch.settings.max_cholesky_size`` (800 results), by conjugate
+gradients and Lanczos instead of a Cholesky factor. At a few thousand results that made one ask's scoring take
+tens of seconds (``benchmarks/bench_ask.py``). Here the factor ``L`` of ``K + noise`` and the weights
+``(K + noise)^-1 (y - mean)`` are computed once per fitted model (:func:`training_factor`, cached until the model's
+parameters or training data change) and every posterior quantity an ask needs is a triangular solve against
+them: :func:`posterior_marginals` (LogEI and UCB over a pool), :func:`posterior_pairs` (GIBBON's pairs of
+fidelities) and :func:`posterior_joint` (the k-DPP's shortlist). All are exact and tested against
+``model.posterior``; all are in outcome units (the outcome transform undone) and for the latent function (no
+observation noise).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import torch
+from botorch.models.gpytorch import GPyTorchModel
+from gpytorch.distributions import MultivariateNormal
+from linear_operator.utils.cholesky import psd_safe_cholesky
+from torch import Tensor
+
+CHUNK = 2048
+"""Candidates scored per cross-covariance (``CHUNK x n`` numbers)."""
+
+
+@dataclass
+class TrainingFactor:
+    """``L`` (``n x n``, lower) with ``L L^T = K + noise`` at the training inputs, the weights ``(K + noise)^-1
+    (y - mean)`` (``n``), and the outcome transform's ``scale`` and ``shift`` (standardised -> outcome units)."""
+
+    factor: Tensor
+    weights: Tensor
+    scale: Tensor | float
+    shift: Tensor | float
+    stamp: tuple
+
+
+_factors: "weakref.WeakKeyDictionary[GPyTorchModel, TrainingFactor]" = weakref.WeakKeyDictionary()
+
+
+def _stamp(model: GPyTorchModel) -> tuple:
+    train_X = model.train_inputs[0]
+    return (id(train_X), train_X._version, id(model.train_targets), model.train_targets._version,
+            tuple(parameter._version for parameter in model.parameters()))
+
+
+@torch.no_grad()
+def training_factor(model: GPyTorchModel) -> TrainingFactor:
+    """The Cholesky factor and weights of ``model``'s exact posterior (a single-output, non-batched exact GP in
+    eval mode), computed once and reused until its parameters or training data change."""
+    model.eval()
+    stamp = _stamp(model)
+    cached = _factors.get(model)
+    if cached is not None and cached.stamp == stamp:
+        return cached
+    train_X = model.train_inputs[0]
+    prior_mean = model.mean_module(train_X)
+    prior = MultivariateNormal(prior_mean, model.covar_module(train_X))
+    covariance = model.likelihood(prior, [train_X]).lazy_covariance_matrix.to_dense()
+    factor = psd_safe_cholesky(covariance)
+    residual = (model.train_targets - prior_mean).unsqueeze(-1)
+    weights = torch.cholesky_solve(residual, factor).squeeze(-1)
+    scale: Tensor | float = 1.0
+    shift: Tensor | float = 0.0
+    transform = getattr(model, "outcome_transform", None)
+    if transform is not None:
+        scale, shift = transform.stdvs.squeeze(), transform.means.squeeze()
+    cached = TrainingFactor(factor, weights, scale, shift, stamp)
+    _factors[model] = cached
+    return cached
+
+
+def _latent(model: GPyTorchModel, factor: TrainingFactor, X: Tensor) -> tuple[Tensor, Tensor]:
+    """Standardised posterior mean (``m``) and the solved cross-covariance ``L^-1 K(X_train, X)`` (``n x m``)."""
+    cross = model.covar_module(X, model.train_inputs[0]).to_dense()
+    mean = model.mean_module(X) + cross @ factor.weights
+    return mean, torch.linalg.solve_triangular(factor.factor, cross.T, upper=False)
+
+
+@torch.no_grad()
+def posterior_marginals(model: GPyTorchModel, X: Tensor, chunk: int = CHUNK) -> tuple[Tensor, Tensor]:
+    """Posterior mean and variance of the latent function at ``m x d`` points: two ``m`` tensors.
+
+    What ``model.posterior(X.unsqueeze(-2))`` gives (the batch-mode call botorch's analytic LogEI and UCB make),
+    from one ``chunk x n`` cross-covariance per chunk.
+    """
+    factor = training_factor(model)
+    means, variances = [], []
+    for part in X.split(chunk):
+        mean, solved = _latent(model, factor, part)
+        variance = model.covar_module(part, diag=True) - solved.square().sum(0)
+        means.append(mean * factor.scale + factor.shift)
+        variances.append(variance * factor.scale**2)
+    return torch.cat(means), torch.cat(variances)
+
+
+@torch.no_grad()
+def posterior_joint(model: GPyTorchModel, X: Tensor) -> tuple[Tensor, Tensor]:
+    """Posterior mean (``m``) and covariance (``m x m``) of the latent function at ``m x d`` points: what
+    ``model.posterior(X)`` gives, for a shortlist (``m`` small)."""
+    factor = training_factor(model)
+    mean, solved = _latent(model, factor, X)
+    covariance = model.covar_module(X).to_dense() - solved.T @ solved
+    return mean * factor.scale + factor.shift, covariance * factor.scale**2
+
+
+@torch.no_grad()
+def posterior_pairs(model: GPyTorchModel, Xa: Tensor, Xb: Tensor, chunk: int = CHUNK) -> tuple[Tensor, ...]:
+    """The latent posterior at ``m`` pairs of points: means, variances and covariances, in outcome units.
+
+    :param Xa, Xb: ``m x D`` inputs; pair ``i`` is ``(Xa[i], Xb[i])``.
+    :returns: ``mean_a, mean_b, var_a, var_b, cov_ab``, each ``m``: what ``model.posterior(stack([Xa, Xb],
+        -2))`` gives for each pair.
+    """
+    factor = training_factor(model)
+    parts = []
+    for part_a, part_b in zip(Xa.split(chunk), Xb.split(chunk)):
+        mean_a, solved_a = _latent(model, factor, part_a)
+        mean_b, solved_b = _latent(model, factor, part_b)
+        var_a = model.covar_module(part_a, diag=True) - solved_a.square().sum(0)
+        var_b = model.covar_module(part_b, diag=True) - solved_b.square().sum(0)
+        cov_ab = model.covar_module(part_a, part_b, diag=True) - (solved_a * solved_b).sum(0)
+        scale, shift = factor.scale, factor.shift
+        parts.append((mean_a * scale + shift, mean_b * scale + shift, var_a * scale**2, var_b * scale**2,
+                      cov_ab * scale**2))
+    return tuple(torch.cat(column) for column in zip(*parts))
