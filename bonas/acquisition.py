@@ -24,7 +24,7 @@ from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from torch import Tensor
 
-from bonas.posterior import posterior_marginals
+from bonas.posterior import observation_noise, posterior_marginals
 
 ACQUISITIONS = ("ei", "ucb", "ts")
 UCB_BETA = 2.0
@@ -146,8 +146,7 @@ def believe(model: Model, X: Tensor) -> Model:
         mean = model.posterior(X).mean
     kwargs = {}
     if isinstance(model.likelihood, FixedNoiseGaussianLikelihood):
-        noise = model.likelihood.noise.mean() * model.outcome_transform.stdvs.pow(2).squeeze()
-        kwargs["noise"] = noise.expand_as(mean)
+        kwargs["noise"] = torch.full_like(mean, observation_noise(model))
     return model.condition_on_observations(X, mean, **kwargs)
 
 

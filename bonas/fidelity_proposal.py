@@ -43,7 +43,7 @@ from torch import Tensor
 
 from bonas.acquisition import acquisition_values
 from bonas.fidelity import Fidelities
-from bonas.posterior import posterior_marginals, posterior_pairs
+from bonas.posterior import observation_noise, posterior_marginals, posterior_pairs
 from bonas.surrogate import Surrogate
 
 FIDELITY_ACQUISITIONS = ("ei", "gibbon")
@@ -75,14 +75,6 @@ def at_fidelity(X: Tensor, index: int) -> Tensor:
     projected = X.clone()
     projected[..., -1] = float(index)
     return projected
-
-
-def observation_noise(model: SingleTaskGP) -> float:
-    """The model's observation-noise variance in outcome units (its likelihood's, untransformed)."""
-    noise = model.likelihood.noise.detach().mean()
-    transform = getattr(model, "outcome_transform", None)
-    scale = 1.0 if transform is None else transform.stdvs.squeeze() ** 2
-    return float(noise * scale)
 
 
 def information_per_cost(model: SingleTaskGP, actions_X: Tensor, max_values: Tensor, target_index: int,

@@ -128,3 +128,12 @@ def posterior_pairs(model: GPyTorchModel, Xa: Tensor, Xb: Tensor, chunk: int = C
         parts.append((mean_a * scale + shift, mean_b * scale + shift, var_a * scale**2, var_b * scale**2,
                       cov_ab * scale**2))
     return tuple(torch.cat(column) for column in zip(*parts))
+
+
+def observation_noise(model: GPyTorchModel) -> float:
+    """The model's observation-noise variance in outcome units: its likelihood's (the mean of a fixed noise's),
+    the outcome transform undone."""
+    noise = model.likelihood.noise.detach().mean()
+    transform = getattr(model, "outcome_transform", None)
+    scale = 1.0 if transform is None else transform.stdvs.squeeze() ** 2
+    return float(noise * scale)

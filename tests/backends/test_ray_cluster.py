@@ -192,3 +192,36 @@ def test_a_run_survives_a_dead_worker_node_and_a_dead_driver(tmp_path):
             except ProcessLookupError:
                 pass
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def record_gpus(arch) -> dict:
+    import ray
+
+    start = time.time()
+    time.sleep(0.4)
+    return {"value": 1.0, "gpu_ids": [str(gpu) for gpu in ray.get_gpu_ids()], "start": start, "end": time.time(),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
+
+def test_num_gpus_per_trial_is_what_each_trial_gets_and_limits_how_many_run_at_once(tmp_path):
+    # The CPU path of GPU placement: Ray told of one (declared) GPU gives each trial that asks for one GPU its id
+    # and CUDA_VISIBLE_DEVICES, and never runs two such trials at once, though two CPUs and two slots are free.
+    import ray
+
+    import bonas
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        backend = bonas.RayBackend(num_gpus_per_trial=1)
+        assert backend._task._default_options["num_gpus"] == 1
+        opt = bonas.Optimizer(bonas.NASBench201Space(), seed=0, n_initial=4)
+        bonas.run(opt, record_gpus, backend, n_trials=4, max_in_flight=2, show_progress=False)
+        backend.shutdown()
+        infos = [trial.info for trial in opt.completed]
+        assert len(infos) == 4
+        assert all(info["gpu_ids"] == ["0"] and info["cuda_visible_devices"] == "0" for info in infos)
+        spans = sorted((info["start"], info["end"]) for info in infos)
+        assert all(later[0] >= earlier[1] - 0.05 for earlier, later in zip(spans, spans[1:]))
+    finally:
+        ray.shutdown()
