@@ -9,7 +9,9 @@ parameters or training data change) and every posterior quantity an ask needs is
 them: :func:`posterior_marginals` (LogEI and UCB over a pool), :func:`posterior_pairs` (GIBBON's pairs of
 fidelities) and :func:`posterior_joint` (the k-DPP's shortlist). All are exact and tested against
 ``model.posterior``; all are in outcome units (the outcome transform undone) and for the latent function (no
-observation noise).
+observation noise). :func:`posterior_marginals` and :func:`posterior_joint` take any single-output botorch model:
+a model that is not an exact GP (:func:`is_exact_gp`) is asked through ``model.posterior``, so callers never
+dispatch on the model's type themselves.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import weakref
 from dataclasses import dataclass
 
 import torch
+from botorch.models import SingleTaskGP
 from botorch.models.gpytorch import GPyTorchModel
+from botorch.models.model import Model
 from gpytorch.distributions import MultivariateNormal
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
@@ -40,6 +44,17 @@ class TrainingFactor:
 
 
 _factors: "weakref.WeakKeyDictionary[GPyTorchModel, TrainingFactor]" = weakref.WeakKeyDictionary()
+
+
+def is_exact_gp(model: Model) -> bool:
+    """Whether ``model``'s posterior is served from its cached :func:`training_factor`: a single-output,
+    non-batched exact GP (botorch's ``SingleTaskGP`` and its subclasses, incl. their fantasies)."""
+    return isinstance(model, SingleTaskGP) and model.num_outputs == 1 and model.train_inputs[0].dim() == 2
+
+
+def _single_output(posterior_mean: Tensor) -> None:
+    if posterior_mean.shape[-1] != 1:
+        raise ValueError(f"a single-output model was expected, got {posterior_mean.shape[-1]} outputs")
 
 
 def _stamp(model: GPyTorchModel) -> tuple:
@@ -82,12 +97,16 @@ def _latent(model: GPyTorchModel, factor: TrainingFactor, X: Tensor) -> tuple[Te
 
 
 @torch.no_grad()
-def posterior_marginals(model: GPyTorchModel, X: Tensor, chunk: int = CHUNK) -> tuple[Tensor, Tensor]:
+def posterior_marginals(model: Model, X: Tensor, chunk: int = CHUNK) -> tuple[Tensor, Tensor]:
     """Posterior mean and variance of the latent function at ``m x d`` points: two ``m`` tensors.
 
     What ``model.posterior(X.unsqueeze(-2))`` gives (the batch-mode call botorch's analytic LogEI and UCB make),
-    from one ``chunk x n`` cross-covariance per chunk.
+    from one ``chunk x n`` cross-covariance per chunk for an exact GP.
     """
+    if not is_exact_gp(model):
+        posterior = model.posterior(X)
+        _single_output(posterior.mean)
+        return posterior.mean.squeeze(-1), posterior.variance.squeeze(-1)
     factor = training_factor(model)
     means, variances = [], []
     for part in X.split(chunk):
@@ -99,9 +118,13 @@ def posterior_marginals(model: GPyTorchModel, X: Tensor, chunk: int = CHUNK) -> 
 
 
 @torch.no_grad()
-def posterior_joint(model: GPyTorchModel, X: Tensor) -> tuple[Tensor, Tensor]:
+def posterior_joint(model: Model, X: Tensor) -> tuple[Tensor, Tensor]:
     """Posterior mean (``m``) and covariance (``m x m``) of the latent function at ``m x d`` points: what
     ``model.posterior(X)`` gives, for a shortlist (``m`` small)."""
+    if not is_exact_gp(model):
+        posterior = model.posterior(X)
+        _single_output(posterior.mean)
+        return posterior.mean.squeeze(-1), posterior.distribution.covariance_matrix
     factor = training_factor(model)
     mean, solved = _latent(model, factor, X)
     covariance = model.covar_module(X).to_dense() - solved.T @ solved

@@ -102,3 +102,24 @@ def test_optimizer_fits_on_a_subset_and_its_journal_keeps_the_limit(tmp_path):
     assert OptimizerSettings(space="nb201", max_fit_points=None).to_json()["max_fit_points"] is None
     with pytest.raises(ValueError, match="max_fit_points"):
         OptimizerSettings(space="nb201", max_fit_points=1)
+
+
+def test_a_model_that_is_not_an_exact_gp_is_asked_through_botorch_and_a_multi_output_one_is_refused():
+    from botorch.models import ModelListGP
+
+    from bonas.batch.kdpp import select_kdpp_batch
+    from bonas.posterior import is_exact_gp
+
+    X, Y = data(30)
+    member = fit_surrogate(X, Y, kernel_factory(), deterministic=True).model
+    candidates = torch.rand(12, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 5
+    wrapped = ModelListGP(member)
+    assert is_exact_gp(member) and not is_exact_gp(wrapped)
+    torch.testing.assert_close(posterior_joint(wrapped, candidates), posterior_joint(member, candidates),
+                               rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(posterior_marginals(wrapped, candidates), posterior_marginals(member, candidates),
+                               rtol=1e-6, atol=1e-8)
+    batch = select_kdpp_batch(wrapped, candidates, 3, generator=torch.Generator().manual_seed(0))
+    assert batch == select_kdpp_batch(member, candidates, 3, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="single-output model was expected, got 2 outputs"):
+        posterior_marginals(ModelListGP(member, member), candidates)

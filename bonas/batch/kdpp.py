@@ -16,7 +16,6 @@ import logging
 import math
 
 import torch
-from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from torch import Tensor
 
@@ -227,17 +226,6 @@ def condition_kernel(L: Tensor, item: int) -> Tensor:
     return (conditioned + conditioned.T) / 2
 
 
-def _single_output_posterior(model: Model, candidates_X: Tensor) -> tuple[Tensor, Tensor]:
-    """Posterior mean (``m``) and covariance (``m x m``) at ``m`` candidates; an exact GP's from its cached
-    training factor (:func:`bonas.posterior.posterior_joint`), any other model's from ``model.posterior``."""
-    if isinstance(model, SingleTaskGP):
-        return posterior_joint(model, candidates_X)
-    posterior = model.posterior(candidates_X)
-    if posterior.mean.shape[-1] != 1:
-        raise ValueError(f"select_kdpp_batch needs a single-output model, got {posterior.mean.shape[-1]} outputs")
-    return posterior.mean.squeeze(-1), posterior.distribution.covariance_matrix
-
-
 @torch.no_grad()
 def select_kdpp_batch(
     model: Model,
@@ -282,16 +270,12 @@ def select_kdpp_batch(
             f"q must be between 1 and min(pool_limit={pool_limit}, {len(candidates_X)} candidates), got q={q}"
         )
     if scores is None:
-        if isinstance(model, SingleTaskGP):
-            mean, variance = posterior_marginals(model, candidates_X)
-        else:
-            mean, covariance = _single_output_posterior(model, candidates_X)
-            variance = covariance.diagonal()
+        mean, variance = posterior_marginals(model, candidates_X)
         scores = mean + SCORE_STD_MULTIPLIER * variance.clamp_min(0).sqrt()
     if scores.shape != (len(candidates_X),):
         raise ValueError(f"scores must hold one value per candidate ({len(candidates_X)}), got shape {tuple(scores.shape)}")
     shortlist = torch.argsort(scores, descending=True, stable=True)[:pool_limit]
-    mean, covariance = _single_output_posterior(model, candidates_X[shortlist])
+    mean, covariance = posterior_joint(model, candidates_X[shortlist])
     covariance = covariance.detach().to(torch.float64)
     jitter = COVARIANCE_JITTER * covariance.diagonal().mean().clamp_min(torch.finfo(torch.float64).tiny)
     covariance = covariance + jitter * torch.eye(len(covariance), dtype=covariance.dtype, device=covariance.device)
