@@ -24,7 +24,7 @@ from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from torch import Tensor
 
-from bonas.posterior import observation_noise, posterior_marginals
+from bonas.posterior import believe_mean, is_exact_gp, observation_noise, posterior_marginals
 
 ACQUISITIONS = ("ei", "ucb", "ts")
 UCB_BETA = 2.0
@@ -140,8 +140,12 @@ def believe(model: Model, X: Tensor) -> Model:
 
     The posterior mean stays as it is, the variance collapses at ``X`` and
     shrinks near it: what an in-flight evaluation will teach, before its value is
-    known. A fixed-noise (noise-free) model gets its own noise level at ``X``.
+    known. A fixed-noise (noise-free) model gets its own noise level at ``X``. An exact GP is conditioned by
+    :func:`bonas.posterior.believe_mean` (its Cholesky factor extended, not recomputed); other models by
+    botorch's ``condition_on_observations``.
     """
+    if is_exact_gp(model):
+        return believe_mean(model, X)
     with torch.no_grad():
         mean = model.posterior(X).mean
     kwargs = {}

@@ -210,7 +210,7 @@ class Optimizer:
             does). The k-DPP is the default because no other rule earned the place: over seeds 0-99 of NB201's
             three datasets, batches of 8, greedy and the Kriging believer are within noise of it in queries to a
             near-optimal cell except the believer on ImageNet16-120 (p = 0.04), the believer misses the final
-            regret on CIFAR-10 and its ask(8) is ~10x slower at 2,000 results; Thompson needs more queries
+            regret on CIFAR-10 and its ask(8) is 1.8x slower at 2,000 results; Thompson needs more queries
             (``benchmarks/RESULTS.md``, "The restated batch targets"). In-flight architectures are never
             proposed and, for every rule but ``"ts"``, lower the value of their look-alikes. With ``constraints``
             or several ``objectives`` a batch is always greedy (each pick pending for the next, see

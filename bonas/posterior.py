@@ -9,13 +9,15 @@ parameters or training data change) and every posterior quantity an ask needs is
 them: :func:`posterior_marginals` (LogEI and UCB over a pool), :func:`posterior_pairs` (GIBBON's pairs of
 fidelities) and :func:`posterior_joint` (the k-DPP's shortlist). All are exact and tested against
 ``model.posterior``; all are in outcome units (the outcome transform undone) and for the latent function (no
-observation noise). :func:`posterior_marginals` and :func:`posterior_joint` take any single-output botorch model:
-a model that is not an exact GP (:func:`is_exact_gp`) is asked through ``model.posterior``, so callers never
-dispatch on the model's type themselves.
+observation noise). :func:`believe_mean` conditions an exact GP on its own mean (the Kriging believer) by
+extending the factor instead of computing a new one. :func:`posterior_marginals` and :func:`posterior_joint` take
+any single-output botorch model: a model that is not an exact GP (:func:`is_exact_gp`) is asked through
+``model.posterior``, so callers never dispatch on the model's type themselves.
 """
 
 from __future__ import annotations
 
+import copy
 import weakref
 from dataclasses import dataclass
 
@@ -24,6 +26,7 @@ from botorch.models import SingleTaskGP
 from botorch.models.gpytorch import GPyTorchModel
 from botorch.models.model import Model
 from gpytorch.distributions import MultivariateNormal
+from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
@@ -151,6 +154,39 @@ def posterior_pairs(model: GPyTorchModel, Xa: Tensor, Xb: Tensor, chunk: int = C
         parts.append((mean_a * scale + shift, mean_b * scale + shift, var_a * scale**2, var_b * scale**2,
                       cov_ab * scale**2))
     return tuple(torch.cat(column) for column in zip(*parts))
+
+
+@torch.no_grad()
+def believe_mean(model: GPyTorchModel, X: Tensor) -> GPyTorchModel:
+    """A copy of the exact GP ``model`` that has observed its own posterior mean at ``p x d`` points ``X``, with
+    its own observation noise there (a fixed-noise model: the mean of its noise): the Kriging believer.
+
+    What ``model.condition_on_observations(X, mean)`` gives, without gpytorch's fantasy strategy (which above
+    800 results recomputes its caches by conjugate gradients, ~1 s a point at 1,000 results): the believer's
+    Cholesky factor is ``model``'s extended by one block, ``O(n^2 p)``, and cached with it, so that its
+    posterior (:func:`posterior_marginals`, :func:`posterior_joint`) costs no new factorisation.
+    """
+    factor = training_factor(model)
+    train_X = model.train_inputs[0]
+    X = X.to(train_X)
+    mean, solved = _latent(model, factor, X)  # standardised: the targets the believer is given
+    noise = model.likelihood.noise.detach().mean()
+    block = model.covar_module(X).to_dense() + noise * torch.eye(len(X), dtype=X.dtype, device=X.device)
+    corner = psd_safe_cholesky(block - solved.T @ solved)
+    n, p = len(train_X), len(X)
+    extended = torch.zeros(n + p, n + p, dtype=factor.factor.dtype, device=factor.factor.device)
+    extended[:n, :n] = factor.factor
+    extended[n:, :n] = solved.T
+    extended[n:, n:] = corner
+    believer = copy.deepcopy(model)
+    believer.set_train_data(torch.cat([train_X, X]), torch.cat([model.train_targets, mean]), strict=False)
+    if isinstance(believer.likelihood, FixedNoiseGaussianLikelihood):
+        believer.likelihood.noise = torch.cat([believer.likelihood.noise, noise.expand(p)])
+    believer.eval()
+    residual = (believer.train_targets - believer.mean_module(believer.train_inputs[0])).unsqueeze(-1)
+    weights = torch.cholesky_solve(residual, extended).squeeze(-1)
+    _factors[believer] = TrainingFactor(extended, weights, factor.scale, factor.shift, _stamp(believer))
+    return believer
 
 
 def observation_noise(model: GPyTorchModel) -> float:
