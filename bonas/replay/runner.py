@@ -60,8 +60,11 @@ def replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None = N
     ``best_reported`` is the reported metric of the best-by-objective
     architecture so far and ``regret`` the table optimum minus it;
     ``step_wall_s`` is the wall time of the ask/evaluate/tell step that made
-    the query (shared by a batch); ``sim_time_s`` the summed simulated training
-    time, empty when the table has none. An asynchronous ``spec`` tells one
+    the query (shared by a batch); ``sim_time_s`` the simulated wall-clock time at
+    which the query's result came back, from the table's training times (sequential:
+    their sum; a synchronous batch: each batch lasts its longest training; asynchronous:
+    ``batch_size`` workers, each starting a training as soon as it is free), empty when the
+    table has none. An asynchronous ``spec`` tells one
     architecture per step, in the order their simulated trainings end.
     """
     with warnings.catch_warnings():
@@ -89,8 +92,10 @@ def _replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None) -
                   else evaluate_on(backend, spec, archs))
         strategy.tell(archs, values)
         step_wall = time.perf_counter() - start
+        # a synchronous batch ends when its longest training does
+        clock = record.clock + max(benchmark.train_time(arch) or 0.0 for arch in archs)
         for arch, value in zip(archs, values):
-            record(arch, value, step_wall)
+            record(arch, value, step_wall, clock)
     return record.rows
 
 
@@ -118,7 +123,7 @@ def _run_asynchronous(strategy: Strategy, spec: ReplaySpec, benchmark: ReplayBen
         strategy.tell([arch], [value])
         if asked < spec.queries:
             fill()
-        record(arch, value, time.perf_counter() - start)
+        record(arch, value, time.perf_counter() - start, clock)
         start = time.perf_counter()
 
 
@@ -128,19 +133,20 @@ class _Recorder:
     def __init__(self, method: str, seed: int, benchmark: ReplayBenchmark) -> None:
         self.method, self.seed, self.benchmark = method, seed, benchmark
         self.rows: list[dict[str, Any]] = []
-        self.best_objective, self.best_reported, self.sim_time = -np.inf, float("nan"), 0.0
+        self.best_objective, self.best_reported, self.clock = -np.inf, float("nan"), 0.0
 
-    def __call__(self, arch: Any, value: float, step_wall: float) -> None:
+    def __call__(self, arch: Any, value: float, step_wall: float, clock: float) -> None:
+        """Record a told ``arch``; ``clock`` is the simulated time its evaluation ended."""
         benchmark = self.benchmark
         if value > self.best_objective:
             self.best_objective, self.best_reported = value, benchmark.reported(arch)
-        train_time = benchmark.train_time(arch)
-        self.sim_time = self.sim_time + train_time if train_time is not None else float("nan")
+        self.clock = clock
+        sim_time = clock if benchmark.train_time(arch) is not None else float("nan")
         self.rows.append({
             "method": self.method, "seed": self.seed, "query": len(self.rows) + 1,
             "arch": benchmark.space.to_str(arch), "objective": value, "best_objective": self.best_objective,
             "best_reported": self.best_reported, "regret": benchmark.optimum - self.best_reported,
-            "step_wall_s": step_wall, "sim_time_s": self.sim_time,
+            "step_wall_s": step_wall, "sim_time_s": sim_time,
         })
 
 

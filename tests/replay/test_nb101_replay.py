@@ -54,6 +54,24 @@ def test_every_method_queries_only_table_cells_and_never_twice(method, table):
     assert rows[-1]["regret"] == pytest.approx(table.optimum() - max(row["objective"] for row in rows))
 
 
+def test_simulated_time_is_the_wall_clock_of_the_workers(table):
+    """Sequential: the sum of training times; a synchronous batch lasts its longest training; asynchronous
+    workers start a training as soon as one is free, so each result comes back at its start plus its time."""
+    times = lambda rows: np.array([table.query(row["arch"]).train_time_s for row in rows])  # noqa: E731
+    sequential = replay("random", 0, SPEC)
+    assert np.allclose([row["sim_time_s"] for row in sequential], np.cumsum(times(sequential)))
+    batched = replay("random", 0, ReplaySpec(space="nb101", queries=24, batch_size=4))
+    ends = np.cumsum(times(batched).reshape(6, 4).max(axis=1))
+    assert np.allclose([row["sim_time_s"] for row in batched], np.repeat(ends, 4))
+    rows = replay("random", 0, ReplaySpec(space="nb101", queries=24, batch_size=4, asynchronous=True))
+    clock, durations = np.array([row["sim_time_s"] for row in rows]), times(rows)
+    assert np.all(np.diff(clock) >= 0) and clock[-1] < durations.sum() / 2  # four at a time
+    # four workers, each free again when its result comes back: the first four start at 0, later ones at a tell
+    starts = clock - durations
+    assert np.allclose(np.sort(starts)[:4], 0.0)
+    assert all(np.isclose(start, 0.0) or np.isclose(clock, start).any() for start in starts)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
