@@ -113,22 +113,22 @@ def _apply_variant(variant: str) -> None:
 
         from gpytorch.priors import LogNormalPrior
 
-        def with_prior(train_X, train_Y, kernel, deterministic):
+        def with_prior(train_X, train_Y, kernel, deterministic, *args):
             base = kernel.base_kernel
             n_lengthscales = base.raw_lengthscale.shape[-1]
             base.register_prior("lengthscale_prior",
                                 LogNormalPrior(math.sqrt(2) + math.log(n_lengthscales) / 2, math.sqrt(3)),
                                 lambda module: module.lengthscale, lambda module, value: module._set_lengthscale(value))
-            return build(train_X, train_Y, kernel, deterministic)
+            return build(train_X, train_Y, kernel, deterministic, *args)
 
         surrogate._build = with_prior
     if variant == "bounded-lengthscale":
         from gpytorch.constraints import Interval
 
-        def bounded(train_X, train_Y, kernel, deterministic):
+        def bounded(train_X, train_Y, kernel, deterministic, *args):
             base = kernel.base_kernel
             base.register_constraint("raw_lengthscale", Interval(1e-4, LENGTHSCALE_BOUND))
-            return build(train_X, train_Y, kernel, deterministic)
+            return build(train_X, train_Y, kernel, deterministic, *args)
 
         surrogate._build = bounded
     if variant == "restart":
