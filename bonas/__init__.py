@@ -22,10 +22,11 @@ from bonas.journal_lock import JournalLockedError
 from bonas.loop import EvaluationError, run
 from bonas.nasbench import (NASBench101Table, NASBench201Table, NASBench301Table, NB101Record, NB201Record,
                             NB301Record)
-from bonas.networks import (AllOf, DARTSNetwork, FlopBudget, ParamBudget, WithParams, build_network, count_flops,
-                            count_params)
+from bonas.networks import (AllOf, DARTSNetwork, FlopBudget, ParamBudget, SizeSignals, WithParams, build_network,
+                            count_flops, count_params)
 from bonas.optimizer import Optimizer, SpaceExhaustedError
 from bonas.outcomes import Outcomes
+from bonas.prior import CheapSignalMean, CheapSignals
 from bonas.settings import OptimizerSettings
 from bonas.spaces import (
     NB101_OPS,
@@ -58,6 +59,8 @@ __all__ = [
     "AllOf",
     "Backend",
     "BATCH_RULES",
+    "CheapSignalMean",
+    "CheapSignals",
     "BatchRule",
     "BatchRuleEntry",
     "build_network",
@@ -99,6 +102,7 @@ __all__ = [
     "Outcome",
     "Outcomes",
     "ParamBudget",
+    "SizeSignals",
     "RayBackend",
     "read_report",
     "register_batch_rule",

@@ -85,10 +85,10 @@ def _replay_multi_objective(args: argparse.Namespace, console: Console) -> int:
     methods = args.methods or ["tw", "random", "nsga2"]
     try:
         if args.space != "nb201" or args.objective not in (None, "test") or args.constraint or args.asynchronous \
-                or args.backend != "inline":
+                or args.backend != "inline" or args.prior:
             raise ValueError("--objectives replays NB201 (--space nb201) on the 200-epoch test accuracy, "
-                             "batch-synchronously and inline: leave out --objective, --constraint, --asynchronous "
-                             "and --backend")
+                             "batch-synchronously and inline: leave out --objective, --constraint, --asynchronous, "
+                             "--prior and --backend")
         for method in methods:
             check_multi_objective_method(method)
         spec = MultiObjectiveSpec(dataset=args.dataset, objectives=args.objectives, queries=args.queries,
@@ -126,9 +126,10 @@ def _replay_multi_fidelity(args: argparse.Namespace, console: Console) -> int:
     methods = args.methods or ["tw", "tw-sf", "hyperband", "bohb"]
     try:
         if args.space != "nb201" or args.objective is not None or args.constraint or args.asynchronous \
-                or args.backend != "inline" or args.objectives is not None or args.batch_size != 1:
+                or args.backend != "inline" or args.objectives is not None or args.batch_size != 1 or args.prior:
             raise ValueError("--fidelities replays NB201 (--space nb201) one evaluation at a time, inline: leave out "
-                             "--objective, --objectives, --constraint, --asynchronous, --batch-size and --backend")
+                             "--objective, --objectives, --constraint, --asynchronous, --batch-size, --prior and "
+                             "--backend")
         for method in methods:
             check_fidelity_method(method)
         spec = MultiFidelitySpec(dataset=args.dataset, fidelities=args.fidelities, full_trainings=args.full_trainings)
@@ -187,9 +188,11 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[red]bonas replay: {method!r} is a multi-fidelity method; use it with --fidelities")
             return 2
     spec = ReplaySpec(space=args.space, dataset=args.dataset, objective=args.objective, queries=args.queries,
-                      batch_size=args.batch_size, asynchronous=args.asynchronous, constraint=args.constraint)
+                      batch_size=args.batch_size, asynchronous=args.asynchronous, constraint=args.constraint,
+                      prior=args.prior)
     try:
         benchmark = make_benchmark(spec)
+        benchmark.prior(spec.prior)
         if args.backend == "ray":  # before the output folder is made: nothing is written without Ray
             import_ray()
         check_output_folder(args.out)
@@ -605,6 +608,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "and the regret is against the constrained optimum: params<=N, flops<=N or "
                              "latency:DEVICE<=MS (inclusive; devices as bonas.nasbench.LATENCY_DEVICES, e.g. "
                              "latency:pixel2<=14) (default: none)")
+    replay.add_argument("--prior", default=None, metavar="params,flops",
+                        help="cheap signals known before training that bonas's methods get as the GP's prior mean "
+                             "and for their initial design (Optimizer(prior=...)): table columns, comma separated, "
+                             "each as its log (NB201: params, flops; NB101: params); the baselines ignore them "
+                             "(default: none)")
     replay.add_argument("--objectives", type=_objectives, default=None,
                         help="NB201: a multi-objective replay of two or more objectives, each accuracy (200-epoch "
                              "test accuracy, maximised), latency:DEVICE, params or flops (minimised), e.g. "

@@ -30,6 +30,7 @@ from bonas.journal import Journal
 from bonas.outcome_proposal import propose_outcomes
 from bonas.outcomes import Outcomes, pareto_indices, rank_and_crowding
 from bonas.persistence import create_journal, load_journal
+from bonas.prior import TOURNAMENT_SIZE, CheapSignals, tournament
 from bonas.proposal import propose
 from bonas.settings import OptimizerSettings
 from bonas.spaces.base import Space
@@ -65,6 +66,11 @@ class Optimizer:
         gets its own GP on the same encoding, and asks weigh the acquisition by the probability of feasibility
         (botorch's ``LogConstrainedExpectedImprovement`` for one objective).
 
+    :param prior: cheap signals known before training, ``prior(arch) -> float | sequence of floats`` (params,
+        FLOPs, a zero-cost proxy; each a number where higher is expected to be better): the GP's prior mean is
+        a learned linear function of them and each initial cell is the best of ``TOURNAMENT_SIZE`` random ones
+        by them (:mod:`bonas.prior`). Off by default (``benchmarks/RESULTS.md`` says what it buys). The journal
+        records its name; pass it again to :meth:`load`. Not with ``fidelities``.
     :param fidelities: the fidelities of a multi-fidelity search, e.g. ``(12, 200)`` training epochs, with
         ``target_fidelity`` (default the largest) and ``fidelity_costs`` (default the fidelities themselves):
         every trial then has a ``fidelity``; the first ``n_initial`` asks are random cells at the cheapest one,
@@ -84,13 +90,14 @@ class Optimizer:
                  pool_size: int = 1000, outcome_transform: str = "standardize", deterministic: bool = False,
                  device: str = "auto", kdpp_pool: int | None = None, kdpp_temperature: float = 1.0,
                  checkpoint: str | Path | None = None, feasible: Callable[[Any], bool] | None = None,
-                 objectives: Mapping[str, str] | None = None,
+                 prior: Callable[[Any], Any] | None = None, objectives: Mapping[str, str] | None = None,
                  constraints: Mapping[str, tuple[str, float]] | None = None, evaluator: str | None = None,
                  fidelities: Sequence[float] | None = None, target_fidelity: float | None = None,
                  fidelity_costs: Sequence[float] | None = None, fidelity_acquisition: str = "ei", max_fit_points: int | None = MAX_FIT_POINTS,
                  _journal: Journal | None = None,
                  _settings: OptimizerSettings | None = None) -> None:
         self._feasible = None if feasible is None else Feasibility(feasible, space)
+        self._prior = None if prior is None else CheapSignals(prior, space)
         # a journal being loaded passes its settings, read and checked once (persistence.load_journal)
         outcomes = None if _settings is not None else Outcomes.from_arguments(objectives, constraints)
         settings = _settings or OptimizerSettings(
@@ -99,7 +106,7 @@ class Optimizer:
             deterministic=deterministic, kdpp_pool=kdpp_pool, kdpp_temperature=kdpp_temperature,
             checkpoint=None if checkpoint is None else str(checkpoint),
             feasible=None if self._feasible is None else self._feasible.name,
-            objectives=None if outcomes is None else outcomes.objectives,
+            prior=None if self._prior is None else self._prior.name, objectives=None if outcomes is None else outcomes.objectives,
             constraints=None if outcomes is None or not outcomes.constraints else outcomes.constraints,
             evaluator=evaluator, fidelities=None if fidelities is None else tuple(fidelities),
             target_fidelity=target_fidelity, fidelity_costs=None if fidelity_costs is None else tuple(fidelity_costs),
@@ -118,7 +125,7 @@ class Optimizer:
             settings.encoding, space, settings.outcome_transform, settings.deterministic, self.device,
             n_fidelities=1 if self.fidelities is None else len(self.fidelities.levels),
             target_fidelity_index=None if self.fidelities is None else self.fidelities.target_index,
-            max_fit_points=settings.max_fit_points, **settings.encoder_options())
+            max_fit_points=settings.max_fit_points, prior=self._prior, **settings.encoder_options())
         self.outcomes = settings.outcomes
         self.surrogates = {} if self.outcomes is None else {
             metric: self.surrogate if index == 0 else self.surrogate.sibling()
@@ -227,8 +234,7 @@ class Optimizer:
         rng = np.random.default_rng([self.settings.seed, self._n_asks])
         kernel_state = None
         if len(self.completed) < max(self.settings.n_initial, MIN_OBSERVATIONS):
-            archs = what_is_left(self.space, random_unseen(self.space, n, rng, self._registry.owner,
-                                                         feasible=self._feasible), n, self._feasible)
+            archs = what_is_left(self.space, self._initial(n, rng), n, self._feasible)
             lowest = None if self.fidelities is None else self.fidelities.lowest
             choices = [FidelityChoice(arch, lowest) for arch in archs]
         else:
@@ -237,6 +243,14 @@ class Optimizer:
             # journalled so that a resumed optimizer warm-starts its next fit exactly as this one would
             kernel_state = self._kernel_states()
         return self._start(choices, kernel_state)
+
+    def _initial(self, n: int, rng: np.random.Generator) -> list[Any]:
+        """``n`` cells of the initial design: random unseen (feasible) cells, or with a prior each the best of
+        ``TOURNAMENT_SIZE`` of them by its cheap signals."""
+        if self._prior is None:
+            return random_unseen(self.space, n, rng, self._registry.owner, feasible=self._feasible)
+        pool = random_unseen(self.space, n * TOURNAMENT_SIZE, rng, self._registry.owner, feasible=self._feasible)
+        return tournament(pool, n, self._prior)
 
     def _start(self, choices: Sequence[FidelityChoice], kernel_state: dict[str, Any] | None) -> list[Trial]:
         """Record one ask of ``choices`` (each becomes a running trial) with the kernel state it was chosen by."""
@@ -447,7 +461,8 @@ class Optimizer:
     @classmethod
     def load(cls, path: str | Path, in_flight: str = "keep", device: str = "auto",
              space: Space | None = None, read_only: bool = False,
-             feasible: Callable[[Any], bool] | None = None) -> "Optimizer":
+             feasible: Callable[[Any], bool] | None = None, prior: Callable[[Any], Any] | None = None
+             ) -> "Optimizer":
         """Rebuild an optimizer from its journal and keep appending to it.
 
         A journal has one writer: the optimizer holds its lock (a ``<path>.lock`` file) until
@@ -463,9 +478,10 @@ class Optimizer:
         :param read_only: read the journal without its lock (e.g. while a run writes it): the
             trials, ``best_trial`` and :meth:`pareto_front` are there, ``ask``, ``tell`` and ``attach`` raise.
         :param feasible: the feasibility predicate the journal was written with (its settings name it).
+        :param prior: the cheap signals the journal was written with (its settings name them).
         """
         return load_journal(cls, path, in_flight=in_flight, device=device, space=space, read_only=read_only,
-                            feasible=feasible)
+                            feasible=feasible, prior=prior)
 
     def __repr__(self) -> str:
         return (f"Optimizer(space={self.space.name!r}, encoding={self.settings.encoding!r}, "

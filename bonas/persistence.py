@@ -58,27 +58,29 @@ def create_journal(path: Path, settings: OptimizerSettings) -> Journal:
 
 def load_journal(cls: type["Optimizer"], path: str | Path, in_flight: str = "keep", device: str = "auto",
                  space: Space | None = None, read_only: bool = False,
-                 feasible: Callable[[Any], bool] | None = None) -> "Optimizer":
+                 feasible: Callable[[Any], bool] | None = None,
+                 prior: Callable[[Any], Any] | None = None) -> "Optimizer":
     """The optimizer of the journal at ``path`` (see :meth:`bonas.Optimizer.load` for the arguments)."""
     check_choice(in_flight, "in_flight", ("keep", "abandon"))
     if read_only and in_flight == "abandon":
         raise ValueError("in_flight='abandon' writes to the journal; a read_only load cannot")
     journal = Journal(path)
     if read_only:
-        return _load(cls, journal, in_flight, device, space, read_only=True, feasible=feasible)
+        return _load(cls, journal, in_flight, device, space, read_only=True, feasible=feasible, prior=prior)
     check_not_bootstrapping(Path(path))
     journal.lock()
     # claimed before it is read: an older optimizer of this process can append nothing the replay would miss
     previous = journal.claim()
     try:
-        return _load(cls, journal, in_flight, device, space, read_only=False, feasible=feasible)
+        return _load(cls, journal, in_flight, device, space, read_only=False, feasible=feasible, prior=prior)
     except BaseException:
         journal.hand_back(previous)
         raise
 
 
 def _load(cls: type["Optimizer"], journal: Journal, in_flight: str, device: str, space: Space | None,
-          read_only: bool, feasible: Callable[[Any], bool] | None) -> "Optimizer":
+          read_only: bool, feasible: Callable[[Any], bool] | None,
+          prior: Callable[[Any], Any] | None) -> "Optimizer":
     path = journal.path
     contents = journal.read()
     if not contents.events or contents.events[0]["event"] != "create":
@@ -107,8 +109,14 @@ def _load(cls: type["Optimizer"], journal: Journal, in_flight: str, device: str,
     if settings.feasible is None and feasible is not None:
         raise ValueError(f"{path} was written without a feasibility predicate; load it without feasible= (a "
                          "predicate would change what the journal's asks were chosen among)")
+    if settings.prior is not None and prior is None:
+        raise ValueError(f"{path} was written with the cheap signals {settings.prior!r}; pass them again: "
+                         f"Optimizer.load({str(path)!r}, prior=...)")
+    if settings.prior is None and prior is not None:
+        raise ValueError(f"{path} was written without cheap signals; load it without prior= (they would change "
+                         "the GP its asks were chosen by)")
     try:
-        optimizer = cls(space, device=device, feasible=feasible, _journal=journal, _settings=settings)
+        optimizer = cls(space, device=device, feasible=feasible, prior=prior, _journal=journal, _settings=settings)
     except (TypeError, ValueError) as error:
         raise JournalCorruptError(f"{path}, line 1: invalid settings: {error}") from None
     _replay(optimizer, contents.events[1:], path)

@@ -57,6 +57,9 @@ class OptimizerSettings:
     :param feasible: the name of the optimizer's feasibility predicate (a constraint known before training,
         ``Optimizer(feasible=...)``), ``None`` without one. The journal records the name; the predicate itself
         is code, passed again to ``Optimizer.load``.
+    :param prior: the name of the optimizer's cheap signals (``Optimizer(prior=...)``, :mod:`bonas.prior`),
+        ``None`` without them. As with ``feasible``, the journal records the name and the function is passed
+        again to ``Optimizer.load``.
     :param objectives: named objectives, ``((name, "max" | "min"), ...)``, or ``None`` (one unnamed value per
         tell, maximised unless ``maximize=False``). With names, ``tell`` takes a dict of them.
     :param constraints: measured constraints, ``((metric, "<=" | ">=", bound), ...)``, told with the objectives
@@ -94,6 +97,7 @@ class OptimizerSettings:
     kdpp_temperature: float = 1.0
     checkpoint: str | None = None
     feasible: str | None = None
+    prior: str | None = None
     objectives: tuple[tuple[str, str], ...] | None = None
     constraints: tuple[tuple[str, str, float], ...] | None = None
     evaluator: str | None = None
@@ -125,6 +129,8 @@ class OptimizerSettings:
             check(self, "checkpoint", str(self.checkpoint))
         if self.feasible is not None and (not isinstance(self.feasible, str) or not self.feasible):
             raise ValueError(f"feasible names the feasibility predicate; got {self.feasible!r}")
+        if self.prior is not None and (not isinstance(self.prior, str) or not self.prior):
+            raise ValueError(f"prior names the cheap signals' function; got {self.prior!r}")
         if self.evaluator is not None and (not isinstance(self.evaluator, str) or not self.evaluator.strip()):
             raise ValueError(f"evaluator describes what produces the told values in words; got {self.evaluator!r}")
         outcomes = Outcomes.from_json(self.objectives, self.constraints) if self.objectives is not None else None
@@ -165,6 +171,9 @@ class OptimizerSettings:
         object.__setattr__(self, "fidelities", declared.levels)
         object.__setattr__(self, "target_fidelity", declared.target)
         object.__setattr__(self, "fidelity_costs", declared.costs)
+        if self.prior is not None:
+            raise ValueError("a prior of cheap signals is for a single-fidelity search; leave out prior= or "
+                             "fidelities=")
         if outcomes is not None:
             raise ValueError("fidelities are for one unnamed objective; a multi-fidelity search with named "
                              "objectives or constraints is not supported")
@@ -201,7 +210,8 @@ class OptimizerSettings:
         """The settings as the journal's ``create`` event holds them, with ``settings_version``."""
         fields = dataclasses.asdict(self)
         # left out when unset, so that a journal without named outcomes reads as before in earlier versions
-        for name in ("objectives", "constraints", "evaluator", "fidelities", "target_fidelity", "fidelity_costs"):
+        for name in ("prior", "objectives", "constraints", "evaluator", "fidelities", "target_fidelity",
+                     "fidelity_costs"):
             if fields[name] is None:
                 del fields[name]
         if self.fidelities is None:

@@ -42,6 +42,7 @@ from bonas.encoders import ENCODINGS
 from bonas.encoders.base import GraphEncoder
 from bonas.fidelity import FidelityMean, fidelity_kernel
 from bonas.kernels import make_kernel
+from bonas.prior import CheapSignalMean, CheapSignals
 from bonas.spaces.base import Space
 from bonas.validation import check_choice
 
@@ -259,12 +260,19 @@ class Surrogate:
         kernel's outputscale is.
     :param max_fit_points: with more results, the hyperparameters are fitted on this many of them drawn at random
         and the GP conditions on all (:func:`fit_surrogate`); ``None`` fits on every result.
+    :param prior: cheap signals of each architecture (:class:`bonas.prior.CheapSignals`): inputs are then
+        encodings with the ``k`` signals appended (``n x (d + k)``), the kernel reads the encoding columns only
+        and the prior mean is :class:`bonas.prior.CheapSignalMean` on the signals. Not with ``n_fidelities > 1``.
     """
 
     def __init__(self, encoder: GraphEncoder, kernel: str, outcome_transform: str = "standardize",
                  deterministic: bool = False, device: torch.device | str = "cpu", warm_start: bool = True,
                  n_fidelities: int = 1, target_fidelity_index: int | None = None,
-                 max_fit_points: int | None = MAX_FIT_POINTS) -> None:
+                 max_fit_points: int | None = MAX_FIT_POINTS, prior: CheapSignals | None = None) -> None:
+        if prior is not None and n_fidelities > 1:
+            raise ValueError("a prior of cheap signals is for a single-fidelity search; a multi-fidelity GP's prior "
+                             "mean is a constant per fidelity")
+        self.prior = prior
         self.encoder = encoder
         self.max_fit_points = max_fit_points
         self.kernel = kernel
@@ -281,31 +289,38 @@ class Surrogate:
     def for_encoding(cls, encoding: str, space: Space, outcome_transform: str = "standardize",
                      deterministic: bool = False, device: torch.device | str = "cpu", n_fidelities: int = 1,
                      target_fidelity_index: int | None = None, max_fit_points: int | None = MAX_FIT_POINTS,
-                     **options: Any) -> "Surrogate":
+                     prior: CheapSignals | None = None, **options: Any) -> "Surrogate":
         """The surrogate of the registered ``encoding`` (:data:`bonas.encoders.ENCODINGS`): its encoder for
         ``space``, built with ``options`` (CATE: ``checkpoint``), and its kernel."""
         entry = ENCODINGS[encoding]
         return cls(entry.build(space, device, **options), entry.kernel, outcome_transform, deterministic, device,
                    n_fidelities=n_fidelities, target_fidelity_index=target_fidelity_index,
-                   max_fit_points=max_fit_points)
+                   max_fit_points=max_fit_points, prior=prior)
 
     def sibling(self) -> "Surrogate":
         """A surrogate for another metric of the same architectures: the same encoder, encoding cache, kernel,
         device and noise setting, standardised outcomes, and a kernel state of its own."""
         other = Surrogate(self.encoder, self.kernel, "standardize", self.deterministic, self.device, self.warm_start,
-                          self.n_fidelities, self.target_fidelity_index, self.max_fit_points)
+                          self.n_fidelities, self.target_fidelity_index, self.max_fit_points, self.prior)
         other._encoding_cache = self._encoding_cache
         return other
 
     def encode(self, archs: Sequence[Any], cache: bool = True) -> Tensor:
-        """``n x d`` encodings on :attr:`device`; with ``cache``, rows are kept for later calls."""
+        """``n x d`` encodings on :attr:`device` (``n x (d + k)`` with a prior's ``k`` signals appended); with
+        ``cache``, rows are kept for later calls."""
         if not cache:
-            return self.encoder.encode(list(archs)).to(self.device)
+            return self._rows(list(archs)).to(self.device)
         missing = [arch for arch in dict.fromkeys(archs) if arch not in self._encoding_cache]
         if missing:
-            for arch, row in zip(missing, self.encoder.encode(missing)):
+            for arch, row in zip(missing, self._rows(missing)):
                 self._encoding_cache[arch] = row
         return torch.stack([self._encoding_cache[arch] for arch in archs]).to(self.device)
+
+    def _rows(self, archs: list[Any]) -> Tensor:
+        encodings = self.encoder.encode(archs)
+        if self.prior is None:
+            return encodings
+        return torch.cat([encodings, self.prior.matrix(archs).to(encodings)], dim=-1)
 
     def encode_at(self, archs: Sequence[Any], fidelity_indices: Sequence[int], cache: bool = True) -> Tensor:
         """``n x (d + 1)`` inputs of a multi-fidelity GP: each encoding with its fidelity's index appended."""
@@ -318,14 +333,20 @@ class Surrogate:
         """The kernel over this surrogate's inputs, at its default hyperparameters."""
         dim = self.encoder.dim
         if self.n_fidelities == 1:
-            return make_kernel(self.kernel, dim, groups=self.encoder.groups)
+            columns = None if self.prior is None else list(range(dim))
+            return make_kernel(self.kernel, dim, groups=self.encoder.groups, active_dims=columns)
         architecture = make_kernel(self.kernel, dim, groups=self.encoder.groups, active_dims=list(range(dim)))
         return fidelity_kernel(architecture, dim, self.n_fidelities)
 
     def new_mean(self, like: Tensor) -> Mean | None:
-        """The prior mean, on ``like``'s device and dtype: a constant per fidelity when there are several, else
-        ``None`` (botorch's constant mean)."""
-        return FidelityMean(self.n_fidelities).to(like) if self.n_fidelities > 1 else None
+        """The prior mean, on ``like``'s device and dtype: a constant per fidelity when there are several, a linear
+        mean on the cheap signals of ``like`` (the training inputs) with a prior, else ``None`` (botorch's constant
+        mean)."""
+        if self.n_fidelities > 1:
+            return FidelityMean(self.n_fidelities).to(like)
+        if self.prior is not None:
+            return CheapSignalMean(like[:, self.encoder.dim:], self.encoder.dim).to(like)
+        return None
 
     def fit(self, archs: Sequence[Any], values: Sequence[float],
             fidelity_indices: Sequence[int] | None = None) -> FitResult:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -181,6 +183,40 @@ class FlopBudget:
                 return count_flops(self.build(arch), tuple(self.image_shape)) <= self.max_flops
         except (RuntimeError, NotImplementedError):  # a module that makes its own CPU tensors cannot be on meta
             return count_flops(self.build(arch), tuple(self.image_shape)) <= self.max_flops
+
+
+@dataclass(frozen=True)
+class SizeSignals:
+    """Cheap signals known before training (``Optimizer(prior=signals)``, :mod:`bonas.prior`): the log of the
+    untrained network's trainable parameters (:func:`count_params`) and of its FLOPs on one ``image_shape``
+    image (:func:`count_flops`), both counted on the ``meta`` device, so no memory or compute is spent on
+    weights. On NAS-Bench-201 larger cells train to higher accuracy (``benchmarks/RESULTS.md``).
+
+    :param build: ``arch -> nn.Module``, e.g. a :class:`~bonas.TrainingEvaluator`'s ``build``.
+    :param image_shape: ``(c, h, w)`` of the images the networks take.
+    """
+
+    build: Callable[[Any], nn.Module]
+    image_shape: tuple[int, int, int]
+
+    def __post_init__(self) -> None:
+        if len(self.image_shape) != 3:
+            raise ValueError(f"image_shape must be (c, h, w), got {tuple(self.image_shape)}")
+
+    @property
+    def name(self) -> str:
+        """How a journal names these signals."""
+        return "log-params,log-flops@" + "x".join(str(size) for size in self.image_shape)
+
+    def __call__(self, arch: Any) -> list[float]:
+        try:
+            with torch.device("meta"):
+                network = self.build(arch)
+                flops = count_flops(network, tuple(self.image_shape))
+        except (RuntimeError, NotImplementedError):  # a module that makes its own CPU tensors cannot be on meta
+            network = self.build(arch)
+            flops = count_flops(network, tuple(self.image_shape))
+        return [math.log(max(count_params(network), 1)), math.log(max(flops, 1))]
 
 
 @dataclass(frozen=True)

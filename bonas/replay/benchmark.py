@@ -22,6 +22,9 @@ and mutations stay among them); the objective is the 108-epoch validation
 accuracy of one training run, so it is noisy (NB101's repeats differ by about
 0.3 to 0.5 points), reported as itself; each look-up's simulated cost is the
 table's TPU training time.
+
+``ReplaySpec(prior=...)`` names table columns known before training (params, FLOPs) that bonas's methods get
+as cheap signals (:mod:`bonas.prior`, the log of each column); the baselines ignore them.
 """
 
 from __future__ import annotations
@@ -71,6 +74,30 @@ class ReplaySpec:
     """A constraint known before evaluation (NB201: ``params<=N``, ``flops<=N``, ``latency:<device><=ms``, see
     :mod:`bonas.replay.constraints`): every method proposes only feasible cells, and the regret is against the
     constrained optimum."""
+    prior: str | None = None
+    """Cheap signals bonas's methods get (``Optimizer(prior=...)``): table columns known before training, comma
+    separated (NB201: ``params``, ``flops``; NB101: ``params``), each as its log."""
+
+
+class TableSignals:
+    """The logs of a table's columns known before training (params, FLOPs) for a cell: a prior's cheap signals.
+
+    :param columns: every signal column of the table by name, in row order, positive.
+    :param row_of: a cell's row.
+    :param names: the columns wanted, in order; ``ValueError`` naming an unknown one.
+    """
+
+    def __init__(self, columns: dict[str, np.ndarray], row_of: Any, names: tuple[str, ...]) -> None:
+        unknown = [name for name in names if name not in columns]
+        if unknown or not names:
+            raise ValueError(f"unknown cheap signal(s) {unknown or list(names)} for the replay prior; this table "
+                             f"has {list(columns)}")
+        self.name = "table-log:" + ",".join(names)
+        self._logs = np.stack([np.log(np.maximum(columns[name], 1)) for name in names], axis=1)
+        self._row_of = row_of
+
+    def __call__(self, arch: Any) -> list[float]:
+        return self._logs[self._row_of(arch)].tolist()
 
 
 class ReplayBenchmark:
@@ -82,7 +109,8 @@ class ReplayBenchmark:
 
     def __init__(self, space: Space, objective_values: np.ndarray, reported_values: np.ndarray,
                  row_of: Any, name: str, noise_free: bool, train_time_s: np.ndarray | None = None,
-                 feasible_rows: np.ndarray | None = None, title: str | None = None) -> None:
+                 feasible_rows: np.ndarray | None = None, title: str | None = None,
+                 signals: dict[str, np.ndarray] | None = None) -> None:
         self.space = space
         self.name = name
         self.title = title or name
@@ -93,6 +121,7 @@ class ReplayBenchmark:
         self._train_time_s = train_time_s
         self._row_of = row_of
         self._feasible_rows = feasible_rows
+        self._signals = signals or {}
         self.optimum = float((reported_values if feasible_rows is None else reported_values[feasible_rows]).max())
 
     def objective(self, arch: Any) -> float:
@@ -111,6 +140,12 @@ class ReplayBenchmark:
     def feasible_or_none(self) -> Any:
         """:meth:`feasible`, or ``None`` when the replay has no constraint (methods then run unfiltered)."""
         return None if self._feasible_rows is None else self.feasible
+
+    def prior(self, names: str | None) -> TableSignals | None:
+        """The cheap signals called ``names`` (``"params,flops"``), ``None`` for ``None``."""
+        if names is None:
+            return None
+        return TableSignals(self._signals, self._row_of, tuple(name.strip() for name in names.split(",")))
 
     def train_time(self, arch: Any) -> float | None:
         """Simulated training time of one evaluation (s), or ``None`` when the table lacks it."""
@@ -160,6 +195,7 @@ def nb201_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
               + ("" if constraint is None else f", cells with {constraint}"),
         noise_free=objective != "val12",
         feasible_rows=None if constraint is None else constraint.feasible_rows(table),
+        signals={name: table.metric(name) for name in ("params", "flops")},
     )
 
 
@@ -186,4 +222,5 @@ def nb101_benchmark(spec: ReplaySpec) -> ReplayBenchmark:
         title=f"NAS-Bench-101 CIFAR-10, {OBJECTIVE_WORDS[objective]}",
         noise_free=False,
         train_time_s=table.metric("train_time_s"),
+        signals={"params": table.metric("params")},
     )

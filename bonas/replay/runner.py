@@ -77,7 +77,7 @@ def replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None = N
 def _replay(method: str, seed: int, spec: ReplaySpec, backend: Backend | None) -> list[dict[str, Any]]:
     benchmark = make_benchmark(spec)
     strategy = make_strategy(method, benchmark.space, seed, noise_free=benchmark.noise_free,
-                             feasible=benchmark.feasible_or_none)
+                             feasible=benchmark.feasible_or_none, prior=benchmark.prior(spec.prior))
     record = _Recorder(method, seed, benchmark)
     if spec.asynchronous:
         if backend is not None:

@@ -28,12 +28,14 @@ class BonasStrategy:
     """bonas's :class:`~bonas.Optimizer` with one encoding, its default acquisition and a batch method.
 
     :param batch: how batches are chosen (see :meth:`Optimizer.ask`); ``None`` keeps the optimizer's default.
+    :param prior: cheap signals (``Optimizer(prior=...)``), ``None`` without.
     """
 
     def __init__(self, space: Space, seed: int, encoding: str, deterministic: bool = True,
-                 batch: str | None = None, feasible: Callable[[Any], bool] | None = None) -> None:
+                 batch: str | None = None, feasible: Callable[[Any], bool] | None = None,
+                 prior: Callable[[Any], Any] | None = None) -> None:
         self.optimizer = Optimizer(space, encoding=encoding, seed=seed, deterministic=deterministic,
-                                   feasible=feasible)
+                                   feasible=feasible, prior=prior)
         self.batch = batch
         self._trials: dict[str, list] = {}
 
@@ -64,10 +66,12 @@ def check_method(method: str) -> str:
 
 
 def make_strategy(method: str, space: Space, seed: int, noise_free: bool = True,
-                  feasible: Callable[[Any], bool] | None = None) -> Strategy:
-    """The strategy called ``method`` (see :func:`check_method`), seeded, proposing only ``feasible`` cells."""
+                  feasible: Callable[[Any], bool] | None = None, prior: Callable[[Any], Any] | None = None
+                  ) -> Strategy:
+    """The strategy called ``method`` (see :func:`check_method`), seeded, proposing only ``feasible`` cells; bonas's
+    methods get the cheap signals ``prior``, the baselines do not."""
     if check_method(method) in BASELINES:
         return BASELINES[method](space, seed, feasible=feasible)
     encoding, _, batch = method.partition(":")
     return BonasStrategy(space, seed, encoding=encoding, deterministic=noise_free, batch=batch or None,
-                         feasible=feasible)
+                         feasible=feasible, prior=prior)
