@@ -108,6 +108,19 @@ def test_thompson_is_seeded_and_distinct():
     first = select_thompson(model, candidates, 6, torch.Generator().manual_seed(0), pool_limit=100)
     again = select_thompson(model, candidates, 6, torch.Generator().manual_seed(0), pool_limit=100)
     assert first == again and len(set(first)) == 6
+    # the picks of draws from botorch's own joint posterior, over the same UCB-ordered shortlist and base samples
+    small = candidates[:80]
+    marginal = model.posterior(small)
+    ucb = marginal.mean.squeeze(-1) + UCB_BETA**0.5 * marginal.variance.squeeze(-1).sqrt()
+    shortlist = torch.argsort(ucb, descending=True)
+    base = torch.randn(6, 80, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    draws = model.posterior(small[shortlist]).distribution.rsample(torch.Size([6]), base_samples=base)
+    picks = []
+    for draw in draws.detach().reshape(6, -1).clone():
+        draw[picks] = -torch.inf
+        picks.append(int(torch.argmax(draw)))
+    assert select_thompson(model, small, 6, torch.Generator().manual_seed(5), pool_limit=80) == [
+        int(shortlist[position]) for position in picks]
 
 
 def test_log_error_transform_and_its_domain():
