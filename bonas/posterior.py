@@ -178,7 +178,13 @@ def believe_mean(model: GPyTorchModel, X: Tensor) -> GPyTorchModel:
     extended[:n, :n] = factor.factor
     extended[n:, :n] = solved.T
     extended[n:, n:] = corner
-    believer = copy.deepcopy(model)
+    # gpytorch's prediction caches (n x n and more, once its own posterior ran) are dropped by set_train_data
+    # below anyway: left out of the copy rather than copied and thrown away
+    strategy, model.prediction_strategy = model.prediction_strategy, None
+    try:
+        believer = copy.deepcopy(model)
+    finally:
+        model.prediction_strategy = strategy
     believer.set_train_data(torch.cat([train_X, X]), torch.cat([model.train_targets, mean]), strict=False)
     if isinstance(believer.likelihood, FixedNoiseGaussianLikelihood):
         believer.likelihood.noise = torch.cat([believer.likelihood.noise, noise.expand(p)])

@@ -156,3 +156,18 @@ def test_believing_the_mean_equals_botorchs_conditioning_and_extends_the_cached_
     recomputed = training_factor(ours)
     assert recomputed is not cached
     assert torch.allclose(recomputed.factor, cached.factor, atol=1e-8)
+
+
+def test_a_believer_leaves_gpytorchs_prediction_caches_behind_and_the_model_keeps_its_own():
+    X, Y = data(n=30)
+    model = fit_surrogate(X, Y, kernel_factory()).model
+    points = torch.rand(2, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) * 5
+    with torch.no_grad():
+        before = model.posterior(points).mean
+    strategy = model.prediction_strategy
+    assert strategy is not None
+    believer = believe_mean(model, points)
+    assert believer.prediction_strategy is None and model.prediction_strategy is strategy
+    with torch.no_grad():
+        assert torch.equal(model.posterior(points).mean, before)
+    assert torch.allclose(posterior_marginals(believer, points)[0], before.squeeze(-1), atol=1e-6)
