@@ -173,6 +173,7 @@ def fit_surrogate(
     warm_start: dict[str, Tensor] | None = None,
     make_mean: Callable[[], Mean | None] = lambda: None,
     max_fit_points: int | None = None,
+    strata: Tensor | None = None,
 ) -> FitResult:
     """Fit a GP to ``n x d`` encodings and ``n x 1`` (transformed) outcomes; never raises on a failed fit.
 
@@ -183,10 +184,12 @@ def fit_surrogate(
     Each fallback is logged. ``make_mean`` builds the prior mean (``None``: botorch's constant mean).
 
     With more than ``max_fit_points`` results the hyperparameters are fitted on that many of them, drawn at
-    random (see :func:`_fit_on_subset`), and the returned model conditions on all ``n``.
+    random (see :func:`_fit_on_subset`; ``strata``, ``n`` labels such as each result's fidelity, are each
+    represented in proportion), and the returned model conditions on all ``n``.
     """
     if max_fit_points is not None and len(train_X) > max_fit_points:
-        return _fit_on_subset(train_X, train_Y, make_kernel, deterministic, warm_start, make_mean, max_fit_points)
+        return _fit_on_subset(train_X, train_Y, make_kernel, deterministic, warm_start, make_mean, max_fit_points,
+                              strata)
     return _fit_all(train_X, train_Y, make_kernel, deterministic, warm_start, make_mean)
 
 
@@ -217,7 +220,7 @@ def _fit_all(train_X: Tensor, train_Y: Tensor, make_kernel: Callable[[], Kernel]
 
 def _fit_on_subset(train_X: Tensor, train_Y: Tensor, make_kernel: Callable[[], Kernel], deterministic: bool,
                    warm_start: dict[str, Tensor] | None, make_mean: Callable[[], Mean | None],
-                   size: int) -> FitResult:
+                   size: int, strata: Tensor | None = None) -> FitResult:
     """Hyperparameters fitted on ``size`` of the ``n`` results, the model conditioned on all of them.
 
     An exact GP's marginal likelihood costs a Cholesky factor per optimiser step, ``O(n^3)``: at 1,000 results a
@@ -229,8 +232,7 @@ def _fit_on_subset(train_X: Tensor, train_Y: Tensor, make_kernel: Callable[[], K
     """
     standardize = Standardize(m=1)
     standardized = standardize(train_Y)[0].detach()
-    rows = torch.randperm(len(train_X), generator=torch.Generator().manual_seed(len(train_X)))[:size]
-    rows = rows.sort().values.to(train_X.device)
+    rows = subset_rows(len(train_X), size, strata).to(train_X.device)
     subset = _fit_all(train_X[rows], standardized[rows], make_kernel, deterministic, warm_start, make_mean,
                       standardize=False)
     pinned = deterministic and subset.how == "fit"
@@ -240,6 +242,29 @@ def _fit_on_subset(train_X: Tensor, train_Y: Tensor, make_kernel: Callable[[], K
     model.load_state_dict({name: value for name, value in fitted.items() if name.startswith(copied)}, strict=False)
     model.eval()
     return FitResult(model, subset.how, float(train_Y.max()))
+
+
+def subset_rows(n: int, size: int, strata: Tensor | None = None) -> Tensor:
+    """``size`` of ``range(n)``, ascending, drawn at random seeded by ``n`` (the same data give the same rows).
+
+    With ``strata`` (``n`` labels, e.g. each result's fidelity index), each label first gets
+    ``floor(size * its share)`` of its rows and the rest of the subset is drawn from the rows left, so that a
+    scarce fidelity (the few results at the target) is not left to chance.
+    """
+    generator = torch.Generator().manual_seed(n)
+    if strata is None:
+        return torch.randperm(n, generator=generator)[:size].sort().values
+    labels = strata.reshape(-1).cpu()
+    taken, left = [], []
+    for label in torch.unique(labels):
+        members = torch.nonzero(labels == label).reshape(-1)
+        members = members[torch.randperm(len(members), generator=generator)]
+        quota = size * len(members) // n
+        taken.append(members[:quota])
+        left.append(members[quota:])
+    rest = torch.cat(left)
+    chosen = torch.cat([*taken, rest[torch.randperm(len(rest), generator=generator)]])[:size]
+    return chosen.sort().values
 
 
 class Surrogate:
@@ -364,7 +389,8 @@ class Surrogate:
         with self._seeded_retries(len(values)):
             result = fit_surrogate(train_X, train_Y, lambda: self.new_kernel().to(train_X),
                                    deterministic=self.deterministic, warm_start=self.kernel_state,
-                                   make_mean=lambda: self.new_mean(train_X), max_fit_points=self.max_fit_points)
+                                   make_mean=lambda: self.new_mean(train_X), max_fit_points=self.max_fit_points,
+                                   strata=None if fidelity_indices is None else train_X[:, -1])
         if self.warm_start and result.how in ("fit", "learned-noise"):
             self.kernel_state = {name: value.detach().clone() for name, value in self._hyperparameters(result.model)}
         return result

@@ -2,6 +2,8 @@ import logging
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from botorch.exceptions.errors import ModelFittingError
 
 from bonas import surrogate
@@ -17,7 +19,7 @@ from bonas.acquisition import (
 )
 from bonas.kernels import make_kernel
 from bonas.posterior import posterior_marginals
-from bonas.surrogate import copula_transform, fit_surrogate, log_error_transform, transform_outcomes
+from bonas.surrogate import copula_transform, fit_surrogate, log_error_transform, subset_rows, transform_outcomes
 
 
 def data(n=30, d=4, seed=0):
@@ -182,3 +184,19 @@ def test_marginals_of_a_believed_model_equal_botorch():
     torch.testing.assert_close(mean, posterior.mean.reshape(-1), rtol=1e-8, atol=1e-8)
     torch.testing.assert_close(variance, posterior.variance.reshape(-1), rtol=1e-6, atol=1e-10)
     assert bool((variance[:3] < 1e-4).all())  # the believed points are (nearly) certain
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 2), min_size=5, max_size=400), st.integers(2, 300))
+def test_subset_rows_are_distinct_seeded_and_stratified_in_proportion(labels, size):
+    n = len(labels)
+    size = min(size, n)
+    strata = torch.tensor(labels, dtype=torch.float64)
+    rows = subset_rows(n, size, strata)
+    assert len(rows) == size and len(set(rows.tolist())) == size and torch.equal(rows, rows.sort().values)
+    assert torch.equal(rows, subset_rows(n, size, strata))
+    for label in set(labels):
+        count = labels.count(label)
+        assert int((strata[rows] == label).sum()) >= size * count // n
+    plain = subset_rows(n, size)
+    assert torch.equal(plain, torch.randperm(n, generator=torch.Generator().manual_seed(n))[:size].sort().values)
