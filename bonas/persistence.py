@@ -78,6 +78,16 @@ def load_journal(cls: type["Optimizer"], path: str | Path, in_flight: str = "kee
         raise
 
 
+def _check_passed_again(path: Path, argument: str, what: str, recorded: str | None, passed: Any, why: str) -> None:
+    """``ValueError`` unless a function the journal names (``recorded``) is passed again, and none is passed for a
+    journal written without one: code is not in the journal, only its name."""
+    if recorded is not None and passed is None:
+        raise ValueError(f"{path} was written with {what} {recorded!r}; pass it again: "
+                         f"Optimizer.load({str(path)!r}, {argument}=...)")
+    if recorded is None and passed is not None:
+        raise ValueError(f"{path} was written without {what}; load it without {argument}= ({why})")
+
+
 def _load(cls: type["Optimizer"], journal: Journal, in_flight: str, device: str, space: Space | None,
           read_only: bool, feasible: Callable[[Any], bool] | None,
           prior: Callable[[Any], Any] | None) -> "Optimizer":
@@ -103,18 +113,10 @@ def _load(cls: type["Optimizer"], journal: Journal, in_flight: str, device: str,
                              f"name; pass it: Optimizer.load({str(path)!r}, space=...)") from None
     elif space.name != settings.space:
         raise ValueError(f"{path} is a journal of space {settings.space!r}, not {space.name!r}")
-    if settings.feasible is not None and feasible is None:
-        raise ValueError(f"{path} was written with the feasibility predicate {settings.feasible!r}; pass it again: "
-                         f"Optimizer.load({str(path)!r}, feasible=...)")
-    if settings.feasible is None and feasible is not None:
-        raise ValueError(f"{path} was written without a feasibility predicate; load it without feasible= (a "
-                         "predicate would change what the journal's asks were chosen among)")
-    if settings.prior is not None and prior is None:
-        raise ValueError(f"{path} was written with the cheap signals {settings.prior!r}; pass them again: "
-                         f"Optimizer.load({str(path)!r}, prior=...)")
-    if settings.prior is None and prior is not None:
-        raise ValueError(f"{path} was written without cheap signals; load it without prior= (they would change "
-                         "the GP its asks were chosen by)")
+    _check_passed_again(path, "feasible", "the feasibility predicate", settings.feasible, feasible,
+                        "a predicate would change what the journal's asks were chosen among")
+    _check_passed_again(path, "prior", "the cheap signals", settings.prior, prior,
+                        "they would change the GP its asks were chosen by")
     try:
         optimizer = cls(space, device=device, feasible=feasible, prior=prior, _journal=journal, _settings=settings)
     except (TypeError, ValueError) as error:

@@ -67,7 +67,7 @@ def test_the_journal_names_the_predicate_and_a_reload_asks_what_the_live_optimiz
     assert resumed.settings.feasible == "small"
     plain = tmp_path / "plain.jsonl"
     Optimizer(SPACE, storage=plain).close()
-    with pytest.raises(ValueError, match="written without a feasibility predicate"):
+    with pytest.raises(ValueError, match="written without the feasibility predicate"):
         Optimizer.load(plain, feasible=small)
 
 

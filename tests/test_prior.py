@@ -130,7 +130,7 @@ def test_searches_with_a_prior_resume_from_the_journal_and_refuse_a_missing_one(
     assert live.last_fit == "fit"
     live.close()
     before = path.read_bytes()
-    with pytest.raises(ValueError, match="written with the cheap signals 'log_params'; pass them again"):
+    with pytest.raises(ValueError, match="written with the cheap signals .log_params.; pass it again"):
         Optimizer.load(path)
     assert path.read_bytes() == before
     copy = tmp_path / "copy.jsonl"
@@ -140,7 +140,7 @@ def test_searches_with_a_prior_resume_from_the_journal_and_refuse_a_missing_one(
     assert resumed.settings.prior == "log_params"
     plain = tmp_path / "plain.jsonl"
     Optimizer(SPACE, storage=plain).close()
-    with pytest.raises(ValueError, match="written without cheap signals"):
+    with pytest.raises(ValueError, match="written without the cheap signals"):
         Optimizer.load(plain, prior=log_params)
 
 
