@@ -21,7 +21,7 @@ import numpy as np
 from bonas.replay.benchmark import ReplaySpec
 from bonas.replay.runner import replay
 
-VARIANTS = {"none": None, "params,flops": "params,flops"}
+VARIANTS = {"none": None, "params,flops": "params,flops", "params": "params"}
 CHECKPOINTS = (10, 20, 30, 50, 100, 150)
 FIELDS = ("dataset", "objective", "prior", "seed", "query", "regret")
 
@@ -45,7 +45,7 @@ def _done(path: Path) -> set[tuple]:
         return {(row["dataset"], row["objective"], row["prior"], int(row["seed"])) for row in csv.DictReader(handle)}
 
 
-def _table(path: Path, queries: int) -> None:
+def _table(path: Path, queries: int, prior: str = "params,flops") -> None:
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     regret: dict[tuple, float] = {}
@@ -58,14 +58,15 @@ def _table(path: Path, queries: int) -> None:
     for dataset, objective in settings:
         cells = []
         seeds = sorted({seed for (d, o, p, seed, q) in regret if (d, o) == (dataset, objective)})
-        paired = [s for s in seeds if all((dataset, objective, v, s, checkpoints[-1]) in regret for v in VARIANTS)]
+        paired = [s for s in seeds if all((dataset, objective, v, s, checkpoints[-1]) in regret
+                                          for v in ("none", prior))]
         for c in checkpoints:
             without = np.array([regret[dataset, objective, "none", s, c] for s in paired])
-            with_prior = np.array([regret[dataset, objective, "params,flops", s, c] for s in paired])
+            with_prior = np.array([regret[dataset, objective, prior, s, c] for s in paired])
             cells.append(f"{without.mean():.3f} | {with_prior.mean():.3f} ({(with_prior < without).sum()}"
                          f"/{(with_prior > without).sum()})")
         print(f"| {dataset} | {objective} | {len(paired)} | " + " | ".join(cells) + " |")
-    print("(prior's mean regret; in brackets the seeds where the prior is lower / higher)")
+    print(f"(prior {prior}: its mean regret; in brackets the seeds where it is lower / higher)")
 
 
 def main() -> None:
@@ -74,11 +75,12 @@ def main() -> None:
     parser.add_argument("--objectives", nargs="+", default=["test", "val12"])
     parser.add_argument("--seeds", type=_seeds, default=_seeds("100-119"))
     parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--variants", nargs="+", default=["none", "params,flops"], choices=list(VARIANTS))
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     done = _done(args.out)
-    tasks = [(d, o, p, s) for o in args.objectives for d in args.datasets for s in args.seeds for p in VARIANTS
+    tasks = [(d, o, p, s) for o in args.objectives for d in args.datasets for s in args.seeds for p in args.variants
              if (d, o, p, s) not in done]
     new = not args.out.exists()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -90,7 +92,9 @@ def main() -> None:
         for future in as_completed(futures):
             writer.writerows(future.result())
             handle.flush()
-    _table(args.out, args.queries)
+    for prior in args.variants:
+        if prior != "none":
+            _table(args.out, args.queries, prior)
 
 
 if __name__ == "__main__":

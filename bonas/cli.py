@@ -30,7 +30,7 @@ from bonas.loop import run
 from bonas.nasbench.nb201 import DATASETS, NASBench201Table, check_dataset
 from bonas.batch.rules import BATCH_RULES
 from bonas.encoders import ENCODINGS
-from bonas.networks import AllOf, FlopBudget, ParamBudget, WithParams
+from bonas.networks import AllOf, FlopBudget, ParamBudget, SizeSignals, WithParams
 from bonas.optimizer import Optimizer
 from bonas.progress import DEFAULT_INTERVAL_S, INTERVAL_VARIABLE
 from bonas.replay.benchmark import NB101_OBJECTIVES, NB201_OBJECTIVES, ReplayBenchmark, ReplaySpec, make_benchmark
@@ -314,6 +314,7 @@ def _search(args: argparse.Namespace, console: Console) -> int:
     budgets = ([] if args.max_params is None else [ParamBudget(evaluate.build, args.max_params)]) + (
         [] if args.max_flops is None else [FlopBudget(evaluate.build, args.max_flops, image_shape(train_data))])
     feasible = None if not budgets else budgets[0] if len(budgets) == 1 else AllOf(tuple(budgets))
+    prior = SizeSignals(evaluate.build) if args.size_prior else None
     objectives = None if args.objectives is None else {args.objectives[0]: "max", "params": "min"}
     evaluator = _evaluator_description(args)
     if args.journal is None and args.out is None:
@@ -321,9 +322,11 @@ def _search(args: argparse.Namespace, console: Console) -> int:
     journal = args.journal if args.journal is not None else args.out / SEARCH_JOURNAL
     if journal.exists():
         try:
-            opt = Optimizer.load(journal, space=space, feasible=feasible)
+            opt = Optimizer.load(journal, space=space, feasible=feasible, prior=prior)
         except (JournalCorruptError, JournalLockedError, ValueError, OverflowError, OSError) as error:
-            console.print(f"[red]cannot resume {journal}: {escape(str(error))}", soft_wrap=True)
+            hint = " (bonas search: give --size-prior as the journal was written)" if "cheap signals" in str(error) \
+                else ""
+            console.print(f"[red]cannot resume {journal}: {escape(str(error))}{hint}", soft_wrap=True)
             return 2
         kept = {name: getattr(opt.settings, name) for name in ("encoding", "seed", "n_initial")
                 if getattr(opt.settings, name) != getattr(args, name)}
@@ -354,7 +357,7 @@ def _search(args: argparse.Namespace, console: Console) -> int:
     else:  # a new journal is written only once the data is known to be good
         try:
             opt = Optimizer(space, encoding=args.encoding, seed=args.seed, storage=journal, feasible=feasible,
-                            objectives=objectives, evaluator=evaluator, n_initial=args.n_initial,
+                            prior=prior, objectives=objectives, evaluator=evaluator, n_initial=args.n_initial,
                             device=args.device, fidelities=args.fidelities)
         except (JournalLockedError, ValueError, OSError) as error:
             console.print(f"[red]bonas search: cannot create {journal}: {escape(str(error))}", soft_wrap=True)
@@ -708,6 +711,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only cells whose network takes at most this many FLOPs on one image (torch's "
                              "FlopCounterMode: 2 per multiply-add), counted before any evaluation; with "
                              "--max-params, both hold (default: no limit)")
+    search.add_argument("--size-prior", action="store_true",
+                        help="cheap signals before training: the log params of each cell's untrained network "
+                             "become the GP's prior mean and pick the initial cells (bonas.SizeSignals, "
+                             "Optimizer(prior=...)); not with --fidelities (default: off)")
     search.add_argument("--objectives", type=_search_objectives, default=None,
                         help="NAME,params: search the trade-off between the evaluator's value (maximised, called "
                              "NAME, e.g. accuracy) and the parameter count (minimised, counted before training); "

@@ -181,5 +181,25 @@ def test_size_signals_count_the_untrained_network_and_name_themselves_in_the_jou
     assert spearmanr(values[:, 1], [TABLE.query(arch).flops for arch in archs])[0] > 0.95
     opt = Optimizer(SPACE, n_initial=3, seed=0, prior=signals, storage=tmp_path / "run.jsonl")
     assert opt.settings.prior == "log-params,log-flops@3x32x32"
+    assert SizeSignals(build)(archs[0]) == [values[0, 0]] and SizeSignals(build).name == "log-params"
     with pytest.raises(ValueError, match=r"image_shape must be \(c, h, w\)"):
         SizeSignals(build, (32, 32))
+
+
+def test_bonas_search_takes_the_size_prior_and_resumes_only_with_it(tmp_path, capsys):
+    from bonas.settings import OptimizerSettings
+    import json
+
+    out = tmp_path / "out"
+    assert main(["search", "--trials", "3", "--n-initial", "2", "--workers", "1", "--size-prior", "--channels", "4",
+                 "--cells-per-stage", "1", "--out",
+                 str(out)]) == 0
+    with open(out / "journal.jsonl") as handle:
+        settings = OptimizerSettings.from_json(json.loads(handle.readline())["settings"])
+    assert settings.prior == "log-params"
+    before = (out / "journal.jsonl").read_bytes()
+    small = ["--channels", "4", "--cells-per-stage", "1"]
+    assert main(["search", "--trials", "4", "--workers", "1", *small, "--out", str(out)]) == 2
+    assert "give --size-prior" in " ".join(capsys.readouterr().out.split())
+    assert (out / "journal.jsonl").read_bytes() == before
+    assert main(["search", "--trials", "4", "--workers", "1", "--size-prior", *small, "--out", str(out)]) == 0
