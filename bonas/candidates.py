@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from bonas.spaces.base import Space
+from bonas.validation import journal_name
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,7 @@ class Feasibility:
             raise ValueError(f"feasible must be a callable arch -> bool, got {type(predicate).__name__}")
         self.predicate = predicate
         self.space = space
-        name = getattr(predicate, "name", None)
-        self.name = name if isinstance(name, str) and name else (
-            getattr(predicate, "__qualname__", None) or type(predicate).__name__)
+        self.name = journal_name(predicate)
         self._answers: dict[Any, bool] = {}
 
     def __call__(self, arch: Any) -> bool:

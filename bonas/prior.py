@@ -25,6 +25,7 @@ from gpytorch.means import Mean
 from torch import Tensor
 
 from bonas.spaces.base import Space
+from bonas.validation import journal_name
 
 TOURNAMENT_SIZE = 10
 """Random unseen cells each initial cell of a search with a prior is the best of (``benchmarks/RESULTS.md``)."""
@@ -33,20 +34,18 @@ TOURNAMENT_SIZE = 10
 class CheapSignals:
     """``signals(arch) -> float | sequence of floats``, checked and kept per architecture.
 
-    :param function: the cheap signals of one architecture, every call the same number of them.
+    :param function: the cheap signals of one architecture, every call the same number of them; the journal names
+        it by :func:`bonas.validation.journal_name`.
     :param space: its space, for error messages.
-    :param name: how the journal names it; default the function's ``name`` attribute or qualified name.
     """
 
-    def __init__(self, function: Callable[[Any], Any], space: Space, name: str | None = None) -> None:
+    def __init__(self, function: Callable[[Any], Any], space: Space) -> None:
         if not callable(function):
             raise ValueError(f"prior must be a callable arch -> float or sequence of floats, got "
                              f"{type(function).__name__}")
         self.function = function
         self.space = space
-        given = name or getattr(function, "name", None)
-        self.name = given if isinstance(given, str) and given else (
-            getattr(function, "__qualname__", None) or type(function).__name__)
+        self.name = journal_name(function)
         self.width: int | None = None
         self._values: dict[Any, tuple[float, ...]] = {}
 

@@ -68,6 +68,16 @@ def check_positive(value: Any, name: str) -> float:
     return number
 
 
+def journal_name(function: Any) -> str:
+    """How a journal names a user's function (a feasibility predicate, cheap signals): its ``name`` attribute when
+    that is a non-empty string (e.g. :class:`bonas.networks.ParamBudget`'s), else its qualified name, else its
+    type's name. Code is not in the journal, only this name."""
+    name = getattr(function, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return getattr(function, "__qualname__", None) or type(function).__name__
+
+
 def check_choice(value: Any, name: str, allowed: Iterable[str]) -> str:
     """``value`` if it is one of ``allowed``; the error lists them."""
     allowed = list(allowed)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +126,19 @@ def count_params(network: nn.Module) -> int:
                if parameter.requires_grad and not name.startswith("auxiliary_head."))
 
 
+def built_flops(build: Callable[[Any], nn.Module], arch: Any, image_shape: Sequence[int]) -> tuple[nn.Module, int]:
+    """``build(arch)`` and its FLOPs on one ``image_shape`` image (:func:`count_flops`), built and counted on the
+    ``meta`` device (no memory or compute spent on weights), on the CPU for a module that makes its own CPU
+    tensors and so cannot be on meta."""
+    try:
+        with torch.device("meta"):
+            network = build(arch)
+            return network, count_flops(network, tuple(image_shape))
+    except (RuntimeError, NotImplementedError):
+        network = build(arch)
+        return network, count_flops(network, tuple(image_shape))
+
+
 @dataclass(frozen=True)
 class ParamBudget:
     """A constraint known before training: ``budget(arch)`` is whether ``build(arch)``, the untrained network,
@@ -178,11 +190,7 @@ class FlopBudget:
         return f"flops<={self.max_flops}"
 
     def __call__(self, arch: Any) -> bool:
-        try:
-            with torch.device("meta"):
-                return count_flops(self.build(arch), tuple(self.image_shape)) <= self.max_flops
-        except (RuntimeError, NotImplementedError):  # a module that makes its own CPU tensors cannot be on meta
-            return count_flops(self.build(arch), tuple(self.image_shape)) <= self.max_flops
+        return built_flops(self.build, arch, self.image_shape)[1] <= self.max_flops
 
 
 @dataclass(frozen=True)
@@ -214,16 +222,10 @@ class SizeSignals:
         return "log-params,log-flops@" + "x".join(str(size) for size in self.image_shape)
 
     def __call__(self, arch: Any) -> list[float]:
-        network = self.build(arch)
-        signals = [math.log(max(count_params(network), 1))]
-        if self.image_shape is not None:
-            try:
-                with torch.device("meta"):
-                    flops = count_flops(self.build(arch), tuple(self.image_shape))
-            except (RuntimeError, NotImplementedError):  # a module that makes its own CPU tensors cannot be on meta
-                flops = count_flops(network, tuple(self.image_shape))
-            signals.append(math.log(max(flops, 1)))
-        return signals
+        if self.image_shape is None:
+            return [math.log(max(count_params(self.build(arch)), 1))]
+        network, flops = built_flops(self.build, arch, self.image_shape)
+        return [math.log(max(count_params(network), 1)), math.log(max(flops, 1))]
 
 
 @dataclass(frozen=True)
