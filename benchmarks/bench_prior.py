@@ -15,6 +15,7 @@ import csv
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -69,6 +70,25 @@ def _table(path: Path, queries: int, prior: str = "params,flops") -> None:
     print(f"(prior {prior}: its mean regret; in brackets the seeds where it is lower / higher)")
 
 
+def run_into_csv(run: Callable[..., list[dict]], tasks: list[tuple], queries: int, jobs: int, out: Path,
+                 fresh_processes: bool = False) -> None:
+    """``run(*task, queries)`` for each ``(dataset, objective, variant, seed)`` task not yet in ``out``, its rows
+    appended as each ends; ``fresh_processes``: one process per run (for runs that patch modules)."""
+    done = _done(out)
+    todo = [task for task in tasks if task not in done]
+    new = not out.exists()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    with out.open("a", newline="") as handle, \
+            ProcessPoolExecutor(jobs, max_tasks_per_child=1 if fresh_processes else None) as pool:
+        writer = csv.DictWriter(handle, FIELDS)
+        if new:
+            writer.writeheader()
+        futures = [pool.submit(run, *task, queries) for task in todo]
+        for future in as_completed(futures):
+            writer.writerows(future.result())
+            handle.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["cifar10", "cifar100", "ImageNet16-120"])
@@ -79,19 +99,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    done = _done(args.out)
-    tasks = [(d, o, p, s) for o in args.objectives for d in args.datasets for s in args.seeds for p in args.variants
-             if (d, o, p, s) not in done]
-    new = not args.out.exists()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    with args.out.open("a", newline="") as handle, ProcessPoolExecutor(args.jobs) as pool:
-        writer = csv.DictWriter(handle, FIELDS)
-        if new:
-            writer.writeheader()
-        futures = [pool.submit(_run, *task, args.queries) for task in tasks]
-        for future in as_completed(futures):
-            writer.writerows(future.result())
-            handle.flush()
+    tasks = [(d, o, p, s) for o in args.objectives for d in args.datasets for s in args.seeds for p in args.variants]
+    run_into_csv(_run, tasks, args.queries, args.jobs, args.out)
     for prior in args.variants:
         if prior != "none":
             _table(args.out, args.queries, prior)

@@ -19,10 +19,7 @@ rerun skips the runs already there::
 from __future__ import annotations
 
 import argparse
-import csv
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +29,7 @@ from bonas.replay.benchmark import ReplaySpec
 from bonas.replay.runner import replay
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_prior import CHECKPOINTS, FIELDS, _done, _seeds, _table  # noqa: E402
+from bench_prior import CHECKPOINTS, _seeds, _table, run_into_csv  # noqa: E402
 
 DESIGNS = ("none", "t10", "t3", "half")
 
@@ -76,19 +73,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    done = _done(args.out)
-    tasks = [(d, o, v, s) for s in args.seeds for o in args.objectives for d in args.datasets for v in args.designs
-             if (d, o, v, s) not in done]
-    new = not args.out.exists()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    with args.out.open("a", newline="") as handle, ProcessPoolExecutor(args.jobs, max_tasks_per_child=1) as pool:
-        writer = csv.DictWriter(handle, FIELDS)
-        if new:
-            writer.writeheader()
-        futures = [pool.submit(_run, *task, args.queries) for task in tasks]
-        for future in as_completed(futures):
-            writer.writerows(future.result())
-            handle.flush()
+    tasks = [(d, o, v, s) for s in args.seeds for o in args.objectives for d in args.datasets for v in args.designs]
+    run_into_csv(_run, tasks, args.queries, args.jobs, args.out, fresh_processes=True)
     for design in args.designs:
         if design != "none":
             _table(args.out, args.queries, design)
