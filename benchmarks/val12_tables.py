@@ -4,8 +4,9 @@ Reads the ``trials.csv`` of one or more ``bonas replay --objective val12`` outpu
 method may come from any of them), and prints, per method and checkpoint, the mean (± standard error over seeds)
 test regret of the best-by-validation cell and the mean validation regret (the table's best 12-epoch validation
 accuracy minus the best found), the best of each column in bold; then the seeds whose best validation accuracy at
-the last query is more than 1 point short of the table's best (stalled). ``--csv`` also writes those numbers. ``--previous`` reads such a CSV of earlier runs (whose
-``trials.csv`` are not kept) and puts its methods in the same tables, except those the folders hold too::
+the last query is more than 1 point short of the table's best (stalled). ``--csv`` also writes those numbers.
+``--previous`` reads such a CSV of earlier runs (whose ``trials.csv`` are not kept) and puts its methods in the same
+tables, except those the folders hold too::
 
     python benchmarks/val12_tables.py --dataset cifar100 benchmarks/replays/nb201-cifar100-val12-*
     python benchmarks/val12_tables.py --dataset cifar10 runs/cifar10-val12-path-wl \
