@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bonas.arch_cache import ArchCache
 from bonas.spaces.base import Space
 from bonas.validation import journal_name
 
@@ -33,7 +34,7 @@ class Feasibility:
 
     Asks, candidate pools and random cells contain only architectures it accepts, so no evaluation is spent on
     one that could not be deployed. Answers are kept per architecture (the predicate may be a table look-up or
-    a network build); an answer that is not a bool is a ``ValueError`` naming the predicate and the cell.
+    a network build; the most recent :data:`~bonas.arch_cache.MAX_CACHED`); an answer that is not a bool is a ``ValueError`` naming the predicate and the cell.
 
     :param predicate: ``predicate(arch)`` is ``True`` for a feasible architecture of ``space``; the journal
         names it by its ``name`` attribute if it has one (e.g. :class:`bonas.networks.ParamBudget`), else by its
@@ -47,16 +48,17 @@ class Feasibility:
         self.predicate = predicate
         self.space = space
         self.name = journal_name(predicate)
-        self._answers: dict[Any, bool] = {}
+        self._answers: ArchCache[bool] = ArchCache()
 
     def __call__(self, arch: Any) -> bool:
-        if arch not in self._answers:
-            answer = self.predicate(arch)
-            if not isinstance(answer, (bool, np.bool_)):
-                raise ValueError(f"feasible ({self.name}) returned {answer!r} for {self.space.to_str(arch)}; "
-                                 "expected True or False")
-            self._answers[arch] = bool(answer)
-        return self._answers[arch]
+        return self._answers.get(arch, self._answer)
+
+    def _answer(self, arch: Any) -> bool:
+        answer = self.predicate(arch)
+        if not isinstance(answer, (bool, np.bool_)):
+            raise ValueError(f"feasible ({self.name}) returned {answer!r} for {self.space.to_str(arch)}; "
+                             "expected True or False")
+        return bool(answer)
 
     def check_satisfiable(self) -> None:
         """``ValueError`` if an enumerable space has no feasible architecture at all (said at construction)."""

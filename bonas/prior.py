@@ -24,6 +24,7 @@ import torch
 from gpytorch.means import Mean
 from torch import Tensor
 
+from bonas.arch_cache import ArchCache
 from bonas.spaces.base import Space
 from bonas.validation import journal_name
 
@@ -32,7 +33,8 @@ TOURNAMENT_SIZE = 10
 
 
 class CheapSignals:
-    """``signals(arch) -> float | sequence of floats``, checked and kept per architecture.
+    """``signals(arch) -> float | sequence of floats``, checked and kept per architecture (the most recent
+    :data:`~bonas.arch_cache.MAX_CACHED`).
 
     :param function: the cheap signals of one architecture, every call the same number of them; the journal names
         it by :func:`bonas.validation.journal_name`.
@@ -47,13 +49,14 @@ class CheapSignals:
         self.space = space
         self.name = journal_name(function)
         self.width: int | None = None
-        self._values: dict[Any, tuple[float, ...]] = {}
+        self._values: ArchCache[tuple[float, ...]] = ArchCache()
 
     def __call__(self, arch: Any) -> tuple[float, ...]:
         """The signals of ``arch``: ``ValueError`` naming the prior and the cell when one is not a finite number
         or their number differs from the first call's."""
-        if arch in self._values:
-            return self._values[arch]
+        return self._values.get(arch, self._signals)
+
+    def _signals(self, arch: Any) -> tuple[float, ...]:
         raw = self.function(arch)
         items = list(raw) if isinstance(raw, (Sequence, np.ndarray, Tensor)) and not isinstance(raw, str) else [raw]
         values = []
@@ -73,8 +76,7 @@ class CheapSignals:
         elif len(values) != self.width:
             raise ValueError(f"prior ({self.name}) returned {len(values)} signals for {self.space.to_str(arch)}, "
                              f"{self.width} for earlier cells")
-        self._values[arch] = tuple(values)
-        return self._values[arch]
+        return tuple(values)
 
     def matrix(self, archs: Sequence[Any]) -> Tensor:
         """``n x k`` signals of ``archs`` (double)."""
