@@ -237,3 +237,22 @@ def test_replay_on_ray_without_ray_exits_2_before_writing_anything(tmp_path, mon
     assert main(["replay", *SMALL, "--backend", "ray", "--jobs", "1", "--out", str(out)]) == 2
     assert 'pip install "bonas[cluster]"' in " ".join(capsys.readouterr().out.split())
     assert not out.exists()
+
+
+def test_a_ctrl_c_whose_exception_was_lost_stops_the_replays_after_the_running_one(monkeypatch):
+    # Python drops an exception raised inside a garbage-collector callback; here the replay itself swallows it
+    real_run_one = runner._run_one
+
+    def swallowing(method, seed, spec, backend):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        return real_run_one(method, seed, spec, backend)
+    monkeypatch.setattr(runner, "_run_one", swallowing)
+    with pytest.raises(ReplayInterrupted) as interrupted:
+        runner.run_replays(ReplaySpec(queries=4), ["random"], [0, 1, 2], show_progress=False)
+    assert (interrupted.value.finished, interrupted.value.total) == (1, 3)
+    assert [row["seed"] for row in interrupted.value.rows] == [0] * 4
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

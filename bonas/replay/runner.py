@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import multiprocessing
 import signal
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
@@ -168,6 +170,32 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@contextlib.contextmanager
+def _remembered_interrupts() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C raises ``KeyboardInterrupt`` as usual and is also remembered; yields ``pressed() -> bool``.
+
+    Python drops an exception raised while a garbage-collector callback runs (it prints "Exception ignored in"
+    and goes on), and a Ctrl-C landing there was lost in CI: the replay ran to the end. The replay loop asks
+    ``pressed()`` after each replay, so such a Ctrl-C stops it there. Left as is (``pressed`` always ``False``)
+    off the main thread or when someone else handles SIGINT.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield lambda: False
+        return
+    presses: list[int] = []
+
+    def remember(signum: int, frame: Any) -> None:
+        presses.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, remember)
+    try:
+        yield lambda: bool(presses)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 AnySpec = ReplaySpec | MultiObjectiveSpec | MultiFidelitySpec
 """What :func:`run_replays` runs: a single-objective, multi-objective or multi-fidelity replay."""
 
@@ -222,7 +250,8 @@ def run_replays(
     tasks = [(method, seed) for method in methods for seed in seeds]
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     try:
-        _run_tasks(spec, tasks, jobs, show_progress, backend, results)
+        with _remembered_interrupts() as pressed:
+            _run_tasks(spec, tasks, jobs, show_progress, backend, results, pressed)
     except KeyboardInterrupt:
         finished = [row for task in tasks if task in results for row in results[task]]
         raise ReplayInterrupted(finished, len(results), len(tasks)) from None
@@ -230,8 +259,10 @@ def run_replays(
 
 
 def _run_tasks(spec: AnySpec, tasks: Sequence[tuple[str, int]], jobs: int, show_progress: bool,
-               backend: Backend | None, results: dict[tuple[str, int], list[dict[str, Any]]]) -> None:
-    """Fill ``results`` with the rows of each (method, seed) of ``tasks`` as it finishes.
+               backend: Backend | None, results: dict[tuple[str, int], list[dict[str, Any]]],
+               pressed: Callable[[], bool] = lambda: False) -> None:
+    """Fill ``results`` with the rows of each (method, seed) of ``tasks`` as it finishes; ``KeyboardInterrupt``
+    after a replay once ``pressed()`` (a Ctrl-C whose own exception was lost).
 
     The progress counts finished replays; its status names the replay running (one job) or the last finished, with
     its final regret.
@@ -242,6 +273,8 @@ def _run_tasks(spec: AnySpec, tasks: Sequence[tuple[str, int]], jobs: int, show_
                 progress.update(status=f"running {method} seed {seed}")
                 results[method, seed] = _run_one(method, seed, spec, backend)
                 progress.update(advance=1, status=_finished(method, seed, results[method, seed]))
+                if pressed():
+                    raise KeyboardInterrupt
             return
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
@@ -257,6 +290,8 @@ def _run_tasks(spec: AnySpec, tasks: Sequence[tuple[str, int]], jobs: int, show_
                     raise RuntimeError(f"replay of {method!r} seed {seed} failed: {type(error).__name__}: "
                                        f"{error}") from error
                 progress.update(advance=1, status=_finished(method, seed, results[method, seed]))
+                if pressed():
+                    raise KeyboardInterrupt
         except BaseException:
             # fail (or stop on Ctrl-C) now rather than after every queued replay has run
             _stop_workers(pool)
