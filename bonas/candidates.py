@@ -34,7 +34,8 @@ class Feasibility:
 
     Asks, candidate pools and random cells contain only architectures it accepts, so no evaluation is spent on
     one that could not be deployed. Answers are kept per architecture (the predicate may be a table look-up or
-    a network build; the most recent :data:`~bonas.arch_cache.MAX_CACHED`); an answer that is not a bool is a ``ValueError`` naming the predicate and the cell.
+    a network build; the most recent :data:`~bonas.arch_cache.MAX_CACHED`); an answer that is not a bool is a
+    ``ValueError`` naming the predicate and the cell.
 
     :param predicate: ``predicate(arch)`` is ``True`` for a feasible architecture of ``space``; the journal
         names it by its ``name`` attribute if it has one (e.g. :class:`bonas.networks.ParamBudget`), else by its

@@ -18,6 +18,7 @@ from typing import Any
 
 from bonas.backends.base import Backend, Evaluate, Outcome, error_summary
 from bonas.backends.local import LocalBackend
+from bonas.interrupts import remembered_interrupts
 from bonas.optimizer import Optimizer, SpaceExhaustedError
 from bonas.progress import Progress
 from bonas.trial import Trial, TrialState
@@ -101,7 +102,8 @@ def run(
         backend.check(evaluate)
         evaluate = _at_fidelity(opt, evaluate, checkpoints)
         _submit(opt, backend, evaluate, opt.pending, trials)
-        with Progress("bonas run", n_trials, completed=_n_told(opt), enabled=show_progress) as progress:
+        with Progress("bonas run", n_trials, completed=_n_told(opt), enabled=show_progress) as progress, \
+                remembered_interrupts() as pressed:
             while _n_told(opt) < n_trials and not (exhausted and not trials):
                 room = min(max_in_flight - len(trials), n_trials - _n_told(opt) - len(trials))
                 if room > 0 and not exhausted:
@@ -116,6 +118,8 @@ def run(
                     if fail_fast is not None and len(first_failures) < fail_fast:
                         first_failures.append((outcome.trial_id, error))
                     progress.update(_n_told(opt), status=_progress_status(opt))
+                if pressed():  # a Ctrl-C whose own KeyboardInterrupt Python dropped (bonas.interrupts)
+                    raise KeyboardInterrupt
                 if fail_fast is not None and _systematic(first_failures, fail_fast):
                     backend.shutdown()
                     raise _stopped(opt, first_failures[:fail_fast], len(trials))

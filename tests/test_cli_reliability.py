@@ -256,3 +256,22 @@ def test_a_ctrl_c_whose_exception_was_lost_stops_the_replays_after_the_running_o
     assert (interrupted.value.finished, interrupted.value.total) == (1, 3)
     assert [row["seed"] for row in interrupted.value.rows] == [0] * 4
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_lost_ctrl_c_stops_a_search_loop_after_the_trials_it_had_told(tmp_path):
+    from bonas import Optimizer, run
+    from bonas.spaces import NASBench201Space
+    from inline_backend import InlineBackend
+
+    def swallowing(arch):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        return 0.5
+    opt = Optimizer(NASBench201Space(), storage=tmp_path / "journal.jsonl", seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        run(opt, swallowing, backend=InlineBackend(), n_trials=5, max_in_flight=1, show_progress=False)
+    assert [trial.state.name for trial in opt.trials] == ["COMPLETE"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import multiprocessing
 import signal
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
@@ -18,6 +16,7 @@ import torch
 from gpytorch.utils.warnings import NumericalWarning
 
 from bonas.backends import Backend, LocalBackend, RayBackend
+from bonas.interrupts import remembered_interrupts
 from bonas.progress import Progress
 from bonas.replay.benchmark import ReplayBenchmark, ReplaySpec, TableObjective, make_benchmark
 from bonas.replay.fidelity import MultiFidelitySpec, fidelity_replay, fidelity_table
@@ -170,32 +169,6 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-@contextlib.contextmanager
-def _remembered_interrupts() -> Iterator[Callable[[], bool]]:
-    """Ctrl-C raises ``KeyboardInterrupt`` as usual and is also remembered; yields ``pressed() -> bool``.
-
-    Python drops an exception raised while a garbage-collector callback runs (it prints "Exception ignored in"
-    and goes on), and a Ctrl-C landing there was lost in CI: the replay ran to the end. The replay loop asks
-    ``pressed()`` after each replay, so such a Ctrl-C stops it there. Left as is (``pressed`` always ``False``)
-    off the main thread or when someone else handles SIGINT.
-    """
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield lambda: False
-        return
-    presses: list[int] = []
-
-    def remember(signum: int, frame: Any) -> None:
-        presses.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, remember)
-    try:
-        yield lambda: bool(presses)
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
 AnySpec = ReplaySpec | MultiObjectiveSpec | MultiFidelitySpec
 """What :func:`run_replays` runs: a single-objective, multi-objective or multi-fidelity replay."""
 
@@ -250,7 +223,7 @@ def run_replays(
     tasks = [(method, seed) for method in methods for seed in seeds]
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     try:
-        with _remembered_interrupts() as pressed:
+        with remembered_interrupts() as pressed:
             _run_tasks(spec, tasks, jobs, show_progress, backend, results, pressed)
     except KeyboardInterrupt:
         finished = [row for task in tasks if task in results for row in results[task]]
