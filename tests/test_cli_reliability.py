@@ -275,3 +275,23 @@ def test_a_lost_ctrl_c_stops_a_search_loop_after_the_trials_it_had_told(tmp_path
         run(opt, swallowing, backend=InlineBackend(), n_trials=5, max_in_flight=1, show_progress=False)
     assert [trial.state.name for trial in opt.trials] == ["COMPLETE"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_dropped_ctrl_c_is_remembered_and_not_reported(monkeypatch):
+    import gc
+    import weakref
+
+    from bonas.interrupts import remembered_interrupts
+
+    class Cell:
+        pass
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    with remembered_interrupts() as pressed:  # a Ctrl-C inside a weakref callback, which Python drops
+        cell = Cell()
+        kept = weakref.ref(cell, lambda ref: (os.kill(os.getpid(), signal.SIGINT), time.sleep(1)))
+        del cell
+        gc.collect()
+        assert pressed() and kept() is None
+    assert reported == []
+    assert sys.unraisablehook == reported.append and signal.getsignal(signal.SIGINT) is signal.default_int_handler
