@@ -132,7 +132,8 @@ def _replay_multi_fidelity(args: argparse.Namespace, console: Console) -> int:
                              "--backend")
         for method in methods:
             check_fidelity_method(method)
-        spec = MultiFidelitySpec(dataset=args.dataset, fidelities=args.fidelities, full_trainings=args.full_trainings)
+        spec = MultiFidelitySpec(dataset=args.dataset, fidelities=args.fidelities, full_trainings=args.full_trainings,
+                                 refit_growth=args.refit_growth)
         table = fidelity_table(spec.dataset)
         check_output_folder(args.out)
         figures = _figure_options(args, methods)
@@ -630,6 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "bonas, every trial at 200), hyperband, bohb (default: tw,tw-sf,hyperband,bohb)")
     replay.add_argument("--full-trainings", type=_positive_int, default=100,
                         help="with --fidelities: the budget of each run, in 200-epoch trainings (default: 100)")
+    replay.add_argument("--refit-growth", type=float, default=0.0,
+                        help="with --fidelities: bonas refits its GP's hyperparameters only once the results have "
+                             "grown by this fraction since the last fit (default: 0, every evaluation)")
     replay.add_argument("--jobs", type=_positive_int, default=1,
                         help="parallel processes over runs; more than the CPU cores is capped at their number, with "
                              "a warning (default: 1)")

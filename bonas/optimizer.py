@@ -81,8 +81,8 @@ class Optimizer:
     Every other parameter is a field of :class:`~bonas.settings.OptimizerSettings` (``encoding``,
     ``acquisition``, ``n_initial``, ``seed``, ``maximize``, ``candidates``, ``pool_size``,
     ``outcome_transform``, ``deterministic``, ``kdpp_pool``, ``kdpp_temperature``, ``checkpoint``,
-    ``evaluator``, ``fidelity_acquisition``, ``max_fit_points``), documented there and kept, validated, as
-    :attr:`settings`; the journal records them.
+    ``evaluator``, ``fidelity_acquisition``, ``max_fit_points``, ``refit_growth``), documented there and kept,
+    validated, as :attr:`settings`; the journal records them.
     """
 
     def __init__(self, space: Space, encoding: str = "tw", acquisition: str = "ei", n_initial: int = 10,
@@ -93,8 +93,8 @@ class Optimizer:
                  prior: Callable[[Any], Any] | None = None, objectives: Mapping[str, str] | None = None,
                  constraints: Mapping[str, tuple[str, float]] | None = None, evaluator: str | None = None,
                  fidelities: Sequence[float] | None = None, target_fidelity: float | None = None,
-                 fidelity_costs: Sequence[float] | None = None, fidelity_acquisition: str = "ei", max_fit_points: int | None = MAX_FIT_POINTS,
-                 _journal: Journal | None = None,
+                 fidelity_costs: Sequence[float] | None = None, fidelity_acquisition: str = "ei",
+                 max_fit_points: int | None = MAX_FIT_POINTS, refit_growth: float = 0.0, _journal: Journal | None = None,
                  _settings: OptimizerSettings | None = None) -> None:
         self._feasible = None if feasible is None else Feasibility(feasible, space)
         self._prior = None if prior is None else CheapSignals(prior, space)
@@ -111,7 +111,7 @@ class Optimizer:
             constraints=None if outcomes is None or not outcomes.constraints else outcomes.constraints,
             evaluator=evaluator, fidelities=None if fidelities is None else tuple(fidelities),
             target_fidelity=target_fidelity, fidelity_costs=None if fidelity_costs is None else tuple(fidelity_costs),
-            fidelity_acquisition=fidelity_acquisition, max_fit_points=max_fit_points)
+            fidelity_acquisition=fidelity_acquisition, max_fit_points=max_fit_points, refit_growth=refit_growth)
         if settings.space != space.name:
             raise ValueError(f"settings of space {settings.space!r} for space {space.name!r}")
         if settings.candidates == "all" and not space.is_enumerable:
@@ -126,7 +126,8 @@ class Optimizer:
             settings.encoding, space, settings.outcome_transform, settings.deterministic, self.device,
             n_fidelities=1 if self.fidelities is None else len(self.fidelities.levels),
             target_fidelity_index=None if self.fidelities is None else self.fidelities.target_index,
-            max_fit_points=settings.max_fit_points, prior=self._prior, **settings.encoder_options())
+            max_fit_points=settings.max_fit_points, prior=self._prior, refit_growth=settings.refit_growth,
+            **settings.encoder_options())
         self.outcomes = settings.outcomes
         self.surrogates = {} if self.outcomes is None else {
             metric: self.surrogate if index == 0 else self.surrogate.sibling()

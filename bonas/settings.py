@@ -81,6 +81,10 @@ class OptimizerSettings:
         its posterior conditions on all of them (``None``: every result, an ``O(n^3)`` step per optimiser
         iteration). With thousands of results this keeps an ask to seconds at no measured loss of ranking
         (``benchmarks/RESULTS.md``); searches of up to this many results are unaffected.
+    :param refit_growth: ``0`` (the default) refits the GP's hyperparameters at every ask; ``g > 0`` refits them
+        only once the results have grown by the fraction ``g`` since the last fit, and in between the GP
+        conditions on every result at the last fit's hyperparameters (:class:`~bonas.surrogate.Surrogate`). The
+        journal records how many results each kept fit was made on, so a resumed search asks the same.
     """
 
     space: str
@@ -106,6 +110,7 @@ class OptimizerSettings:
     fidelity_costs: tuple[float, ...] | None = None
     fidelity_acquisition: str = "ei"
     max_fit_points: int | None = MAX_FIT_POINTS
+    refit_growth: float = 0.0
 
     def __post_init__(self) -> None:
         check = object.__setattr__
@@ -121,6 +126,9 @@ class OptimizerSettings:
         if self.kdpp_pool is not None:
             check(self, "kdpp_pool", check_int(self.kdpp_pool, "kdpp_pool", minimum=1))
         check(self, "kdpp_temperature", check_positive(self.kdpp_temperature, "kdpp_temperature"))
+        check(self, "refit_growth", check_finite(self.refit_growth, "refit_growth"))
+        if self.refit_growth < 0:
+            raise ValueError(f"refit_growth is a fraction of the results, at least 0; got {self.refit_growth!r}")
         if self.max_fit_points is not None:
             check(self, "max_fit_points", check_int(self.max_fit_points, "max_fit_points", minimum=2))
         if self.checkpoint is not None:
@@ -218,6 +226,8 @@ class OptimizerSettings:
             del fields["fidelity_acquisition"]
         if self.max_fit_points == MAX_FIT_POINTS:
             del fields["max_fit_points"]
+        if self.refit_growth == 0:
+            del fields["refit_growth"]
         return {**fields, "settings_version": SETTINGS_VERSION}
 
     @classmethod

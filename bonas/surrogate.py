@@ -59,6 +59,13 @@ MAX_FIT_POINTS = 250
 """Results a GP's hyperparameters are fitted on at most (a random subset beyond; :func:`_fit_on_subset`)."""
 DETERMINISTIC_NOISE = 1e-6
 """Fixed noise variance (standardised units) when the objective is noise-free."""
+MODEL_PREFIX = "model."
+"""Names of the likelihood's and the mean's parameters in a kernel state kept for fits skipped between refits
+(``Surrogate(refit_growth > 0)``), each the model's own parameter name after the prefix."""
+KEPT_PARTS = ("likelihood.", "mean_module.")
+"""What a kept state holds beside the kernel: the parts of the model :data:`MODEL_PREFIX` names may name."""
+FITTED_ON = "fitted_on"
+"""The entry of a journalled kernel state that counts the results its hyperparameters were fitted on."""
 
 
 class ArchitectureGP(SingleTaskGP):
@@ -153,7 +160,7 @@ def _fit(model: ArchitectureGP) -> None:
 def _warm_start(model: ArchitectureGP, state: dict[str, Tensor]) -> bool:
     """Load a previous kernel's parameters (and those of the mean, named with :data:`MEAN_PREFIX`) into ``model``;
     ``False`` (logged) when they do not fit it."""
-    kernel = {name: value for name, value in state.items() if not name.startswith(MEAN_PREFIX)}
+    kernel = {name: value for name, value in state.items() if not name.startswith((MEAN_PREFIX, MODEL_PREFIX))}
     mean = {name[len(MEAN_PREFIX):]: value for name, value in state.items() if name.startswith(MEAN_PREFIX)}
     try:
         model.covar_module.load_state_dict(kernel, strict=False)
@@ -288,12 +295,18 @@ class Surrogate:
     :param prior: cheap signals of each architecture (:class:`bonas.prior.CheapSignals`): inputs are then
         encodings with the ``k`` signals appended (``n x (d + k)``), the kernel reads the encoding columns only
         and the prior mean is :class:`bonas.prior.CheapSignalMean` on the signals. Not with ``n_fidelities > 1``.
+    :param refit_growth: ``g > 0`` refits the hyperparameters only once the results have grown by the fraction
+        ``g`` since the last fit (:attr:`fitted_on` of them); a fit in between builds the GP on every result at
+        the last fit's hyperparameters (kernel, noise, mean) without optimising them (``how="kept"``), so that
+        a search of ``N`` results fits about ``log(N / n_initial) / log(1 + g)`` times instead of ``N``. ``0``
+        (the default) refits at every fit.
     """
 
     def __init__(self, encoder: GraphEncoder, kernel: str, outcome_transform: str = "standardize",
                  deterministic: bool = False, device: torch.device | str = "cpu", warm_start: bool = True,
                  n_fidelities: int = 1, target_fidelity_index: int | None = None,
-                 max_fit_points: int | None = MAX_FIT_POINTS, prior: CheapSignals | None = None) -> None:
+                 max_fit_points: int | None = MAX_FIT_POINTS, prior: CheapSignals | None = None,
+                 refit_growth: float = 0.0) -> None:
         if prior is not None and n_fidelities > 1:
             raise ValueError("a prior of cheap signals is for a single-fidelity search; a multi-fidelity GP's prior "
                              "mean is a constant per fidelity")
@@ -307,26 +320,33 @@ class Surrogate:
         self.warm_start = warm_start
         self.n_fidelities = n_fidelities
         self.target_fidelity_index = n_fidelities - 1 if target_fidelity_index is None else target_fidelity_index
+        self.refit_growth = float(refit_growth)
+        if not self.refit_growth >= 0:
+            raise ValueError(f"refit_growth is a fraction of the results, at least 0; got {refit_growth!r}")
         self.kernel_state: dict[str, Tensor] | None = None
+        self.fitted_on: int | None = None
+        """How many results the kept hyperparameters were fitted on (``refit_growth > 0``), ``None`` before."""
         self._encoding_cache: dict[Any, Tensor] = {}
 
     @classmethod
     def for_encoding(cls, encoding: str, space: Space, outcome_transform: str = "standardize",
                      deterministic: bool = False, device: torch.device | str = "cpu", n_fidelities: int = 1,
                      target_fidelity_index: int | None = None, max_fit_points: int | None = MAX_FIT_POINTS,
-                     prior: CheapSignals | None = None, **options: Any) -> "Surrogate":
+                     prior: CheapSignals | None = None, refit_growth: float = 0.0,
+                     **options: Any) -> "Surrogate":
         """The surrogate of the registered ``encoding`` (:data:`bonas.encoders.ENCODINGS`): its encoder for
         ``space``, built with ``options`` (CATE: ``checkpoint``), and its kernel."""
         entry = ENCODINGS[encoding]
         return cls(entry.build(space, device, **options), entry.kernel, outcome_transform, deterministic, device,
                    n_fidelities=n_fidelities, target_fidelity_index=target_fidelity_index,
-                   max_fit_points=max_fit_points, prior=prior)
+                   max_fit_points=max_fit_points, prior=prior, refit_growth=refit_growth)
 
     def sibling(self) -> "Surrogate":
         """A surrogate for another metric of the same architectures: the same encoder, encoding cache, kernel,
         device and noise setting, standardised outcomes, and a kernel state of its own."""
         other = Surrogate(self.encoder, self.kernel, "standardize", self.deterministic, self.device, self.warm_start,
-                          self.n_fidelities, self.target_fidelity_index, self.max_fit_points, self.prior)
+                          self.n_fidelities, self.target_fidelity_index, self.max_fit_points, self.prior,
+                          self.refit_growth)
         other._encoding_cache = self._encoding_cache
         return other
 
@@ -378,7 +398,9 @@ class Surrogate:
         """Fit to ``n`` architectures and their maximised ``values``; never raises on a failed fit.
 
         With ``warm_start``, starts from the last successful fit's kernel hyperparameters and keeps the new ones
-        when this fit succeeds. A multi-fidelity surrogate takes each value's ``fidelity_indices``.
+        when this fit succeeds. A multi-fidelity surrogate takes each value's ``fidelity_indices``. With
+        ``refit_growth > 0`` and fewer than ``fitted_on * (1 + refit_growth)`` results, the GP keeps the last
+        fit's hyperparameters instead (``how="kept"``).
         """
         if (fidelity_indices is None) != (self.n_fidelities == 1):
             raise ValueError("fidelity_indices are for a multi-fidelity surrogate (n_fidelities > 1), and it "
@@ -386,6 +408,10 @@ class Surrogate:
         train_X = self.encode(archs) if fidelity_indices is None else self.encode_at(archs, fidelity_indices)
         observed = torch.tensor([[float(value)] for value in values], dtype=train_X.dtype, device=self.device)
         train_Y = transform_outcomes(observed, self.outcome_transform)
+        if self._keeps_hyperparameters(len(values)):
+            kept = self._kept(train_X, train_Y)
+            if kept is not None:
+                return kept
         with self._seeded_retries(len(values)):
             result = fit_surrogate(train_X, train_Y, lambda: self.new_kernel().to(train_X),
                                    deterministic=self.deterministic, warm_start=self.kernel_state,
@@ -393,7 +419,35 @@ class Surrogate:
                                    strata=None if fidelity_indices is None else train_X[:, -1])
         if self.warm_start and result.how in ("fit", "learned-noise"):
             self.kernel_state = {name: value.detach().clone() for name, value in self._hyperparameters(result.model)}
+            # a learned-noise fallback of a noise-free GP is not the model a kept fit builds: refit next time
+            self.fitted_on = len(values) if self.refit_growth > 0 and result.how == "fit" else None
         return result
+
+    def _keeps_hyperparameters(self, n: int) -> bool:
+        """Whether a fit to ``n`` results keeps the last fit's hyperparameters (see ``refit_growth``)."""
+        return (self.refit_growth > 0 and self.fitted_on is not None and self.kernel_state is not None
+                and self.fitted_on <= n < self.fitted_on * (1 + self.refit_growth))
+
+    def _kept(self, train_X: Tensor, train_Y: Tensor) -> FitResult | None:
+        """The GP on every result at the kept hyperparameters, without fitting; ``None`` (logged) when the kept
+        state does not cover the model's parameters or does not fit them."""
+        model = _build(train_X, train_Y, self.new_kernel().to(train_X), self.deterministic, self.new_mean(train_X))
+        state = {}
+        for name, value in self.kernel_state.items():
+            if name.startswith(MODEL_PREFIX):
+                state[name[len(MODEL_PREFIX):]] = value
+            elif not name.startswith(MEAN_PREFIX):
+                state["covar_module." + name] = value
+        missing = sorted({name for name, _ in model.named_parameters()} - set(state))
+        try:
+            if missing:
+                raise RuntimeError(f"no kept value for {missing}")
+            model.load_state_dict(state, strict=False)
+        except RuntimeError as error:
+            logger.warning("refitting: the kept hyperparameters do not fit the GP: %s", error)
+            return None
+        model.eval()
+        return FitResult(model, "kept", float(train_Y.max()))
 
     def _seeded_retries(self, seed: int) -> contextlib.AbstractContextManager:
         """For a multi-fidelity fit, torch's generator forked and seeded: botorch's fit retries from
@@ -412,6 +466,9 @@ class Surrogate:
         named = list(model.covar_module.named_parameters())
         if self.n_fidelities > 1:
             named += [(MEAN_PREFIX + name, value) for name, value in model.mean_module.named_parameters()]
+        if self.refit_growth > 0:
+            named += [(MODEL_PREFIX + name, value) for name, value in model.named_parameters()
+                      if name.startswith(KEPT_PARTS)]
         return named
 
     @cached_property
@@ -423,20 +480,35 @@ class Surrogate:
         return shapes
 
     def load_kernel_state(self, state: Any) -> None:
-        """Set :attr:`kernel_state` from plain lists (a journal's); ``ValueError`` if they do not fit the kernel."""
+        """Set :attr:`kernel_state` (and :attr:`fitted_on`, its ``"fitted_on"`` entry) from plain lists (a
+        journal's); ``ValueError`` if they do not fit the kernel. Likelihood and mean parameters (``model.`` names)
+        are checked when a fit keeps them (:meth:`fit`), which refits when they do not fit the GP."""
         if not isinstance(state, dict):
             raise ValueError(f"kernel state is a {type(state).__name__}, not an object")
+        state = dict(state)
+        fitted_on = state.pop(FITTED_ON, None)
+        if fitted_on is not None and (isinstance(fitted_on, bool) or not isinstance(fitted_on, int) or fitted_on < 1):
+            raise ValueError(f"kernel state's {FITTED_ON!r} counts results, a positive integer; got {fitted_on!r}")
         tensors = {name: torch.tensor(value, dtype=torch.float64, device=self.device) for name, value in state.items()}
         for name, tensor in tensors.items():
+            if name.startswith(MODEL_PREFIX):
+                if not name[len(MODEL_PREFIX):].startswith(KEPT_PARTS):
+                    raise ValueError(f"kept parameter {name!r} is not the likelihood's or the mean's")
+                continue
             if name not in self._kernel_shapes:
                 raise ValueError(f"the {self.kernel} kernel has no parameter {name!r}")
             if tensor.shape != self._kernel_shapes[name]:
                 raise ValueError(f"kernel parameter {name!r} of shape {tuple(tensor.shape)} does not fit the "
                                  f"{self.kernel} kernel (expected {tuple(self._kernel_shapes[name])})")
         self.kernel_state = tensors
+        self.fitted_on = fitted_on
 
     def kernel_state_json(self) -> dict[str, Any] | None:
-        """:attr:`kernel_state` as plain lists, for a journal; ``None`` before the first successful fit."""
+        """:attr:`kernel_state` as plain lists (with :attr:`fitted_on` when set), for a journal; ``None`` before the
+        first successful fit."""
         if self.kernel_state is None:
             return None
-        return {name: value.tolist() for name, value in self.kernel_state.items()}
+        state: dict[str, Any] = {name: value.tolist() for name, value in self.kernel_state.items()}
+        if self.fitted_on is not None:
+            state[FITTED_ON] = self.fitted_on
+        return state

@@ -58,11 +58,13 @@ TRIAL_COLUMNS = ("method", "seed", "step", "arch", "fidelity", "value", "promote
 
 @dataclass(frozen=True)
 class MultiFidelitySpec:
-    """A multi-fidelity NB201 replay: the dataset, the fidelities and the budget in full trainings (200 epochs)."""
+    """A multi-fidelity NB201 replay: the dataset, the fidelities, the budget in full trainings (200 epochs) and
+    bonas's ``refit_growth`` (:class:`~bonas.settings.OptimizerSettings`; the baselines do not fit a GP)."""
 
     dataset: str = "cifar10"
     fidelities: tuple[int, ...] = NB201_FIDELITIES
     full_trainings: int = 100
+    refit_growth: float = 0.0
     space = "nb201"
     """The space of every multi-fidelity replay (a class attribute, not a field)."""
 
@@ -73,6 +75,8 @@ class MultiFidelitySpec:
                              f"{','.join(map(str, NB201_FIDELITIES))} epochs for every cell")
         if not isinstance(self.full_trainings, int) or self.full_trainings < 1:
             raise ValueError(f"full_trainings must be a positive integer, got {self.full_trainings!r}")
+        if not (isinstance(self.refit_growth, (int, float)) and 0 <= self.refit_growth < float("inf")):
+            raise ValueError(f"--refit-growth is a fraction of the results, at least 0; got {self.refit_growth!r}")
 
     @property
     def budget_epochs(self) -> int:
@@ -119,8 +123,10 @@ def check_fidelity_method(method: str) -> str:
 class _BonasMultiFidelity:
     """bonas's optimizer with ``fidelities``, as a fidelity strategy (noise learned: 12-epoch values are noisy)."""
 
-    def __init__(self, space: Space, seed: int, encoding: str, fidelities: Sequence[int]) -> None:
-        self.optimizer = Optimizer(space, encoding=encoding, seed=seed, fidelities=fidelities)
+    def __init__(self, space: Space, seed: int, encoding: str, fidelities: Sequence[int],
+                 refit_growth: float = 0.0) -> None:
+        self.optimizer = Optimizer(space, encoding=encoding, seed=seed, fidelities=fidelities,
+                                   refit_growth=refit_growth)
         self._trial = None
 
     def ask(self) -> tuple[Any, int]:
@@ -138,8 +144,9 @@ class _BonasMultiFidelity:
 class _BonasSingleFidelity(_BonasMultiFidelity):
     """bonas's single-fidelity optimizer, every trial at the top fidelity (noise-free, as ``--objective test``)."""
 
-    def __init__(self, space: Space, seed: int, encoding: str, fidelities: Sequence[int]) -> None:
-        self.optimizer = Optimizer(space, encoding=encoding, seed=seed, deterministic=True)
+    def __init__(self, space: Space, seed: int, encoding: str, fidelities: Sequence[int],
+                 refit_growth: float = 0.0) -> None:
+        self.optimizer = Optimizer(space, encoding=encoding, seed=seed, deterministic=True, refit_growth=refit_growth)
         self.top = max(fidelities)
         self._trial = None
 
@@ -148,13 +155,14 @@ class _BonasSingleFidelity(_BonasMultiFidelity):
         return self._trial.arch, self.top
 
 
-def make_strategy(method: str, space: Space, seed: int, fidelities: Sequence[int]) -> Any:
-    """The fidelity strategy of ``method`` (see the module docstring)."""
+def make_strategy(method: str, space: Space, seed: int, fidelities: Sequence[int], refit_growth: float = 0.0) -> Any:
+    """The fidelity strategy of ``method`` (see the module docstring); bonas's methods get ``refit_growth``."""
     if method in FIDELITY_BASELINES:
         return FIDELITY_BASELINES[method](space, seed, fidelities=tuple(fidelities))
     if method.endswith(SINGLE_FIDELITY_SUFFIX):
-        return _BonasSingleFidelity(space, seed, method.removesuffix(SINGLE_FIDELITY_SUFFIX), fidelities)
-    return _BonasMultiFidelity(space, seed, method, fidelities)
+        return _BonasSingleFidelity(space, seed, method.removesuffix(SINGLE_FIDELITY_SUFFIX), fidelities,
+                                    refit_growth)
+    return _BonasMultiFidelity(space, seed, method, fidelities, refit_growth)
 
 
 def fidelity_replay(method: str, seed: int, spec: MultiFidelitySpec) -> list[dict[str, Any]]:
@@ -168,7 +176,7 @@ def fidelity_replay(method: str, seed: int, spec: MultiFidelitySpec) -> list[dic
 
 def _fidelity_replay(method: str, seed: int, spec: MultiFidelitySpec) -> list[dict[str, Any]]:
     table = fidelity_table(spec.dataset)
-    strategy = make_strategy(method, table.space, seed, spec.fidelities)
+    strategy = make_strategy(method, table.space, seed, spec.fidelities, spec.refit_growth)
     rows: list[dict[str, Any]] = []
     spent = 0
     evaluated: set[str] = set()
