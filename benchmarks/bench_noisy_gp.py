@@ -26,6 +26,11 @@ validation accuracy more than 1 point short of the table's best at the last quer
 - ``bounded-lengthscale``: the noise prior, and every lengthscale of the kernel bounded above by
   ``LENGTHSCALE_BOUND`` (TW distances are at most 1 per structure part, about 2 for the op part), so that no part
   of the kernel can be switched off (a lengthscale of 1e4 makes its factor 1 for every pair of cells).
+- ``structure-average``: the noise prior, and two GPs fitted to the same results, the free one (as
+  ``noise-prior``) and the ``bounded-lengthscale`` one (each warm-started from its own last fit); a single ask
+  scores each candidate by the expected improvement under their mixture, weighted by their marginal likelihoods
+  (``sum_k w_k EI_k``, ``w_k`` proportional to ``exp`` of the model's total log marginal likelihood: Bayesian
+  model averaging of "structure off" and "structure on").
 
 One JSON line per run goes to ``--out`` (runs already there are skipped, so a long job resumes).
 
@@ -46,7 +51,7 @@ from pathlib import Path
 import torch
 
 VARIANTS = ("no-noise-prior", "noise-prior", "cold", "noise-prior-cold", "plug-in-best-f", "wide-pool", "global-top",
-            "restart", "lengthscale-prior", "bounded-lengthscale")
+            "restart", "lengthscale-prior", "bounded-lengthscale", "structure-average")
 GLOBAL_TOP = 200
 WIDE_POOL = {"pool_size": 2000, "n_random": 1000}
 CHECKPOINTS = (50, 100, 150)
@@ -131,6 +136,8 @@ def _apply_variant(variant: str) -> None:
             return build(train_X, train_Y, kernel, deterministic, *args)
 
         surrogate._build = bounded
+    if variant == "structure-average":
+        _structure_average()
     if variant == "restart":
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
@@ -156,6 +163,51 @@ def _apply_variant(variant: str) -> None:
         import bonas.candidates as candidates
 
         candidates.local_pool = functools.partial(candidates.local_pool, n_random=WIDE_POOL["n_random"])
+
+
+def _structure_average() -> None:
+    """Patch single asks to score by the evidence-weighted mixture of the free and the bounded GP."""
+    from gpytorch.constraints import Interval
+
+    import bonas.optimizer as optimizer_module
+    import bonas.proposal as proposal
+    import bonas.surrogate as surrogate
+    from bonas.acquisition import acquisition_values
+    from diagnose_structure_evidence import total_log_likelihood
+
+    plain = proposal.propose
+
+    def bounded_kernel(make_kernel):
+        kernel = make_kernel()
+        kernel.base_kernel.register_constraint("raw_lengthscale", Interval(1e-4, LENGTHSCALE_BOUND))
+        return kernel
+
+    def averaged(surrogate_, acquisition, settings, candidates, n, batch, rng, *, observed, pending,
+                 cache_candidates):
+        if n != 1 or pending or acquisition.kind != "ei":
+            return plain(surrogate_, acquisition, settings, candidates, n, batch, rng, observed=observed,
+                         pending=pending, cache_candidates=cache_candidates)
+        archs = [arch for arch, _ in observed]
+        free = surrogate_.fit(archs, [value for _, value in observed])
+        train_X = surrogate_.encode(archs)
+        train_Y = free.model.train_targets.new_tensor([[value] for _, value in observed])
+        state = getattr(surrogate_, "_bounded_state", None)
+        bounded = surrogate.fit_surrogate(train_X, train_Y, lambda: bounded_kernel(lambda: surrogate_.new_kernel()
+                                                                                  .to(train_X)),
+                                          deterministic=False, warm_start=state)
+        if bounded.how == "fit":
+            surrogate_._bounded_state = {name: value.detach().clone()
+                                         for name, value in bounded.model.covar_module.named_parameters()}
+        candidates_X = surrogate_.encode(candidates, cache=cache_candidates)
+        rng.integers(2**31)
+        evidence = torch.tensor([total_log_likelihood(free.model), total_log_likelihood(bounded.model)])
+        log_weights = evidence - torch.logsumexp(evidence, 0)
+        scores = torch.stack([acquisition_values(free.model, candidates_X, "ei", free.best_f) + log_weights[0],
+                              acquisition_values(bounded.model, candidates_X, "ei", free.best_f) + log_weights[1]])
+        chosen = int(torch.argmax(torch.logsumexp(scores, 0)))
+        return proposal.Proposal([candidates[chosen]], free.how, batch)
+
+    optimizer_module.propose = averaged
 
 
 def one_run(dataset: str, variant: str, seed: int, queries: int) -> dict:
