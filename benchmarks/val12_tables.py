@@ -1,6 +1,6 @@
 """Tables of the standard NAS protocol (``--objective val12``): validation and test regret per method, for RESULTS.md.
 
-Reads the ``trials.csv`` of one or more ``bonas replay --objective val12`` output folders of one NB201 dataset (a
+Reads the ``trials.csv`` (or ``trials.csv.gz``) of one or more ``bonas replay --objective val12`` output folders of one NB201 dataset (a
 method may come from any of them), and prints, per method and checkpoint, the mean (± standard error over seeds)
 test regret of the best-by-validation cell and the mean validation regret (the table's best 12-epoch validation
 accuracy minus the best found), the best of each column in bold; then the seeds whose best validation accuracy at
@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import statistics
 from collections import defaultdict
 from pathlib import Path
+from typing import TextIO
 
 from bonas.nasbench import NASBench201Table
 
@@ -33,11 +35,17 @@ def _mean_se(values: list[float]) -> tuple[float, float]:
     return mean, se
 
 
+def open_trials(folder: Path) -> TextIO:
+    """A replay folder's ``trials.csv``, or its compressed ``trials.csv.gz`` (as committed)."""
+    plain = folder / "trials.csv"
+    return plain.open() if plain.exists() else gzip.open(folder / "trials.csv.gz", "rt")
+
+
 def collect(folders: list[Path], best_val: float) -> dict[str, dict[int, dict[int, tuple[float, float]]]]:
     """``method -> seed -> query -> (validation regret, test regret)`` at the checkpoints."""
     runs: dict[str, dict[int, dict[int, tuple[float, float]]]] = defaultdict(lambda: defaultdict(dict))
     for folder in folders:
-        with (folder / "trials.csv").open() as handle:
+        with open_trials(folder) as handle:
             for row in csv.DictReader(handle):
                 query = int(row["query"])
                 if query in CHECKPOINTS or query == 150:
