@@ -17,7 +17,7 @@ from bonas.encoders import ENCODINGS
 from bonas.fidelity import Fidelities
 from bonas.fidelity_proposal import FIDELITY_ACQUISITIONS
 from bonas.outcomes import Outcomes
-from bonas.surrogate import MAX_FIT_POINTS, OUTCOME_TRANSFORMS
+from bonas.surrogate import MAX_FIT_POINTS, OUTCOME_TRANSFORMS, check_refit_growth
 from bonas.validation import check_choice, check_finite, check_int, check_positive
 
 SETTINGS_VERSION = 1
@@ -126,9 +126,7 @@ class OptimizerSettings:
         if self.kdpp_pool is not None:
             check(self, "kdpp_pool", check_int(self.kdpp_pool, "kdpp_pool", minimum=1))
         check(self, "kdpp_temperature", check_positive(self.kdpp_temperature, "kdpp_temperature"))
-        check(self, "refit_growth", check_finite(self.refit_growth, "refit_growth"))
-        if self.refit_growth < 0:
-            raise ValueError(f"refit_growth is a fraction of the results, at least 0; got {self.refit_growth!r}")
+        check(self, "refit_growth", check_refit_growth(self.refit_growth))
         if self.max_fit_points is not None:
             check(self, "max_fit_points", check_int(self.max_fit_points, "max_fit_points", minimum=2))
         if self.checkpoint is not None:

@@ -44,7 +44,7 @@ from bonas.fidelity import FidelityMean, fidelity_kernel
 from bonas.kernels import make_kernel
 from bonas.prior import CheapSignalMean, CheapSignals
 from bonas.spaces.base import Space
-from bonas.validation import check_choice
+from bonas.validation import check_choice, check_finite
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,14 @@ KEPT_PARTS = ("likelihood.", "mean_module.")
 """What a kept state holds beside the kernel: the parts of the model :data:`MODEL_PREFIX` names may name."""
 FITTED_ON = "fitted_on"
 """The entry of a journalled kernel state that counts the results its hyperparameters were fitted on."""
+
+
+def check_refit_growth(value: Any, name: str = "refit_growth") -> float:
+    """``value`` as a ``float`` if it is a finite fraction of at least 0 (``Surrogate``'s ``refit_growth``)."""
+    growth = check_finite(value, name)
+    if growth < 0:
+        raise ValueError(f"{name} is a fraction of the results, at least 0; got {value!r}")
+    return growth
 
 
 class ArchitectureGP(SingleTaskGP):
@@ -320,9 +328,7 @@ class Surrogate:
         self.warm_start = warm_start
         self.n_fidelities = n_fidelities
         self.target_fidelity_index = n_fidelities - 1 if target_fidelity_index is None else target_fidelity_index
-        self.refit_growth = float(refit_growth)
-        if not self.refit_growth >= 0:
-            raise ValueError(f"refit_growth is a fraction of the results, at least 0; got {refit_growth!r}")
+        self.refit_growth = check_refit_growth(refit_growth)
         self.kernel_state: dict[str, Tensor] | None = None
         self.fitted_on: int | None = None
         """How many results the kept hyperparameters were fitted on (``refit_growth > 0``), ``None`` before."""
@@ -436,7 +442,9 @@ class Surrogate:
         for name, value in self.kernel_state.items():
             if name.startswith(MODEL_PREFIX):
                 state[name[len(MODEL_PREFIX):]] = value
-            elif not name.startswith(MEAN_PREFIX):
+            elif name.startswith(MEAN_PREFIX):
+                state["mean_module." + name[len(MEAN_PREFIX):]] = value
+            else:
                 state["covar_module." + name] = value
         missing = sorted({name for name, _ in model.named_parameters()} - set(state))
         try:
@@ -467,8 +475,10 @@ class Surrogate:
         if self.n_fidelities > 1:
             named += [(MEAN_PREFIX + name, value) for name, value in model.mean_module.named_parameters()]
         if self.refit_growth > 0:
+            # a multi-fidelity mean is carried under MEAN_PREFIX already (its warm start), so kept once
+            kept = ("likelihood.",) if self.n_fidelities > 1 else KEPT_PARTS
             named += [(MODEL_PREFIX + name, value) for name, value in model.named_parameters()
-                      if name.startswith(KEPT_PARTS)]
+                      if name.startswith(kept)]
         return named
 
     @cached_property

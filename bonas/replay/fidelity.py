@@ -44,6 +44,7 @@ from bonas.replay.figures import FigureOptions
 from bonas.replay.hyperband import FIDELITY_BASELINES
 from bonas.replay.report import plot_regret, summarize, write_csv
 from bonas.spaces.base import Space
+from bonas.surrogate import check_refit_growth
 
 NB201_FIDELITIES = (12, 200)
 """The fidelities NAS-Bench-201's tables hold for every cell: 12 and 200 training epochs."""
@@ -75,8 +76,7 @@ class MultiFidelitySpec:
                              f"{','.join(map(str, NB201_FIDELITIES))} epochs for every cell")
         if not isinstance(self.full_trainings, int) or self.full_trainings < 1:
             raise ValueError(f"full_trainings must be a positive integer, got {self.full_trainings!r}")
-        if not (isinstance(self.refit_growth, (int, float)) and 0 <= self.refit_growth < float("inf")):
-            raise ValueError(f"--refit-growth is a fraction of the results, at least 0; got {self.refit_growth!r}")
+        object.__setattr__(self, "refit_growth", check_refit_growth(self.refit_growth, "--refit-growth"))
 
     @property
     def budget_epochs(self) -> int:
