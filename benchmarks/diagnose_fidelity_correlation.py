@@ -2,8 +2,8 @@
 
 Replays multi-fidelity bonas (``tw``, NB201 12-epoch validation and 200-epoch test accuracy) for ``--steps``
 evaluations of one seed and prints, after every promotion to 200 epochs and every ``--every`` evaluations, the
-value told and the fidelity kernel's covariance ``B`` between the two fidelities (``covar_factor covar_factor^T +
-diag(softplus(raw_var))``, gpytorch's ``IndexKernel``) with the correlation it implies.
+value told and the fidelity kernel's covariance ``B`` between the two fidelities (its index kernel's
+``covar_matrix``, read from the kernel state the search journals) with the correlation it implies.
 
     python benchmarks/diagnose_fidelity_correlation.py --dataset cifar100 --seed 6 --steps 120
 """
@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 
 import torch
+from gpytorch.kernels import RBFKernel
 
+from bonas.fidelity import fidelity_kernel
 from bonas.replay.fidelity import NB201_FIDELITIES, fidelity_table, make_strategy
 
 
@@ -35,9 +37,11 @@ def main() -> None:
         state = strategy.optimizer.surrogate.kernel_state
         if state is None or (fidelity != NB201_FIDELITIES[-1] and step % args.every):
             continue
-        factor = next(tensor for name, tensor in state.items() if name.endswith("covar_factor"))
-        raw_var = next(tensor for name, tensor in state.items() if name.endswith("raw_var"))
-        covariance = factor @ factor.T + torch.diag(torch.nn.functional.softplus(raw_var))
+        index = fidelity_kernel(RBFKernel(active_dims=[0]), 1, len(NB201_FIDELITIES)).kernels[1].double()
+        prefix = next(name for name in state if name.endswith("raw_var"))[: -len("raw_var")]
+        index.load_state_dict({name[len(prefix):]: value for name, value in state.items() if name.startswith(prefix)},
+                              strict=False)
+        covariance = index.covar_matrix.detach()
         correlation = covariance[0, 1] / (covariance[0, 0] * covariance[1, 1]).sqrt()
         print(f"{step:10d} {fidelity:8d} {value:5.1f} {float(correlation):11.3f} "
               f"{[round(float(x), 3) for x in covariance.reshape(-1)]}", flush=True)
