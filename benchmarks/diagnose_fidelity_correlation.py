@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 
 import torch
-from gpytorch.kernels import RBFKernel
 
-from bonas.fidelity import fidelity_kernel
+from bonas.fidelity import FidelityCorrelationKernel
 from bonas.replay.fidelity import NB201_FIDELITIES, fidelity_table, make_strategy
 
 
@@ -29,6 +28,7 @@ def main() -> None:
     torch.set_num_threads(1)
     table = fidelity_table(args.dataset)
     strategy = make_strategy("tw", table.space, args.seed, NB201_FIDELITIES)
+    index = FidelityCorrelationKernel(len(NB201_FIDELITIES), 0).double()
     print("evaluation fidelity value correlation B")
     for step in range(1, args.steps + 1):
         arch, fidelity = strategy.ask()
@@ -37,10 +37,9 @@ def main() -> None:
         state = strategy.optimizer.surrogate.kernel_state
         if state is None or (fidelity != NB201_FIDELITIES[-1] and step % args.every):
             continue
-        index = fidelity_kernel(RBFKernel(active_dims=[0]), 1, len(NB201_FIDELITIES)).kernels[1].double()
         prefix = next(name for name in state if name.endswith("raw_var"))[: -len("raw_var")]
-        index.load_state_dict({name[len(prefix):]: value for name, value in state.items() if name.startswith(prefix)},
-                              strict=False)
+        index.load_state_dict({name[len(prefix):]: tensor for name, tensor in state.items()
+                               if name.startswith(prefix)}, strict=False)
         covariance = index.covar_matrix.detach()
         correlation = covariance[0, 1] / (covariance[0, 0] * covariance[1, 1]).sqrt()
         print(f"{step:10d} {fidelity:8d} {value:5.1f} {float(correlation):11.3f} "

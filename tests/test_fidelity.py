@@ -234,8 +234,8 @@ def test_the_two_fidelity_gp_learns_correlated_fidelities_and_a_mean_for_each():
 
 
 def test_the_fidelity_correlation_cannot_go_negative_even_on_anti_correlated_data():
-    # a free index kernel learns -1 here (and did on CIFAR-100 seeds 6 and 8, issue 22): a good screening result
-    # would then predict a bad target result, and the search would promote the worst screened cells
+    # a free index kernel may learn a negative correlation (it learned -1 on CIFAR-100 seeds 6 and 8, issue 22): a
+    # good screening result would then predict a bad target result, and the search promote the worst screened cells
     archs = SPACE.sample(30, np.random.default_rng(2))
     low = [value_at(arch, 12) for arch in archs]
     surrogate = Surrogate.for_encoding("tw", SPACE, n_fidelities=2)
