@@ -132,8 +132,9 @@ def _replay_multi_fidelity(args: argparse.Namespace, console: Console) -> int:
                              "--backend")
         for method in methods:
             check_fidelity_method(method)
-        spec = MultiFidelitySpec(dataset=args.dataset, fidelities=args.fidelities, full_trainings=args.full_trainings,
-                                 refit_growth=args.refit_growth)
+        given = {name: value for name, value in (("full_trainings", args.full_trainings),
+                                                 ("refit_growth", args.refit_growth)) if value is not None}
+        spec = MultiFidelitySpec(dataset=args.dataset, fidelities=args.fidelities, **given)
         table = fidelity_table(spec.dataset)
         check_output_folder(args.out)
         figures = _figure_options(args, methods)
@@ -177,6 +178,13 @@ def _run_and_write(args: argparse.Namespace, console: Console, spec: Any, method
 def _replay(args: argparse.Namespace, console: Console) -> int:
     if args.fidelities is not None:
         return _replay_multi_fidelity(args, console)
+    misplaced = [flag for flag, value in (("--full-trainings", args.full_trainings),
+                                          ("--refit-growth", args.refit_growth)) if value is not None]
+    if misplaced:
+        console.print(f"[red]bonas replay: {' and '.join(misplaced)} apply to multi-fidelity replays only; add "
+                      "--fidelities 12,200 or leave them out (a single-fidelity replay's budget is --queries)",
+                      soft_wrap=True)
+        return 2
     if args.objectives is not None:
         return _replay_multi_objective(args, console)
     if args.methods is None:
@@ -629,9 +637,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "promotion pays all 200), regret of the best cell evaluated at 200 epochs against "
                              "epochs spent; methods: encodings (multi-fidelity bonas), ENCODING-sf (single-fidelity "
                              "bonas, every trial at 200), hyperband, bohb (default: tw,tw-sf,hyperband,bohb)")
-    replay.add_argument("--full-trainings", type=_positive_int, default=100,
+    replay.add_argument("--full-trainings", type=_positive_int, default=None,
                         help="with --fidelities: the budget of each run, in 200-epoch trainings (default: 100)")
-    replay.add_argument("--refit-growth", type=float, default=0.0,
+    replay.add_argument("--refit-growth", type=float, default=None,
                         help="with --fidelities: bonas refits its GP's hyperparameters only once the results have "
                              "grown by this fraction since the last fit (default: 0, every evaluation)")
     replay.add_argument("--jobs", type=_positive_int, default=1,

@@ -96,6 +96,27 @@ def test_a_negative_first_seed_exits_2_naming_it(capsys):
     assert "--first-seed: expected an integer 0 or more, got -3" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("options, named", [
+    (["--refit-growth", "0.1"], "--refit-growth apply"),
+    (["--full-trainings", "20"], "--full-trainings apply"),
+    (["--full-trainings", "20", "--refit-growth", "0"], "--full-trainings and --refit-growth apply"),
+])
+def test_fidelity_options_without_fidelities_exit_2_naming_them(tmp_path, capsys, no_replay_runs, options, named):
+    out = tmp_path / "run"
+    assert main(["replay", "--queries", "5", "--seeds", "1", *options, "--out", str(out)]) == 2
+    error = capsys.readouterr().out
+    assert named in error and "--fidelities 12,200" in error
+    assert not out.exists()
+
+
+def test_a_multi_fidelity_replay_takes_its_budget_from_full_trainings(tmp_path):
+    out = tmp_path / "run"
+    assert main(["replay", "--fidelities", "12,200", "--methods", "hyperband", "--seeds", "1",
+                 "--full-trainings", "3", "--out", str(out)]) == 0
+    epochs = [int(row["epochs"]) for row in read_trials(out)]
+    assert epochs[-2] < 600 <= epochs[-1]  # stops at the first evaluation reaching 3 x 200 epochs
+
+
 def test_a_journal_that_is_a_folder_exits_2_naming_it(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["search", "--journal", str(tmp_path)])
