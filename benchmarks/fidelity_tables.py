@@ -149,11 +149,18 @@ def comparisons(stats: dict[tuple[str, int], tuple[float, float, float, int]], g
                    f"reached at {reached} full trainings ({reached}% of {single}'s epochs; target <= 40%): "
                    f"{'met' if reached <= 40 else 'NOT met'}")
         lines.append(f"{single} @100 mean {target:.3f}; {method}: {verdict}")
+    last = max((q for m, q in stats if m == method), default=None)
     for baseline in ("hyperband", "bohb"):
         shared = [q for q in CHECKPOINTS if (method, q) in stats and (baseline, q) in stats]
         lost = [q for q in shared if stats[method, q][0] >= stats[baseline, q][0]]
-        lines.append(f"{method} below {baseline} at @{', @'.join(map(str, shared))}: "
-                     + ("all" if not lost else f"NOT at @{', @'.join(map(str, lost))}"))
+        lines.append(f"{method} below {baseline} at " + ("no shared checkpoint" if not shared else
+                     f"@{', @'.join(map(str, shared))}: "
+                     + ("all" if not lost else f"NOT at @{', @'.join(map(str, lost))}")))
+        later = [q for q in CHECKPOINTS if last is not None and q > last and (baseline, q) in stats]
+        for q in later:
+            bound, theirs = stats[method, last][0], stats[baseline, q][0]
+            lines.append(f"{method} @{q} <= its @{last} mean {bound:.3f} (regret never rises) vs {baseline} "
+                         f"@{q} {theirs:.3f}: " + ("below" if bound < theirs else "not shown below"))
     return lines
 
 

@@ -88,3 +88,20 @@ def test_the_criteria_of_issue_22_are_read_from_the_table(tables, tmp_path):
     assert "reached at 40 full trainings" in lines[1] and lines[1].endswith(": met")
     assert lines[2].endswith("@100: all")
     assert lines[3].endswith("NOT at @10, @20, @25")  # bohb's 0.3 from 10 on beats tw's 0.4 until 40
+
+
+def test_a_shorter_multi_fidelity_run_is_bounded_by_its_last_checkpoint_against_longer_baselines(tables, tmp_path):
+    folder = write_run(tmp_path / "runs", {
+        ("tw", 0): full_trainings(50, [1.0] * 9 + [0.2]),  # 50 full trainings, not settled at 0
+        ("bohb", 0): full_trainings(100, [3.0] * 99 + [0.3]),
+        ("hyperband", 0): full_trainings(100, [3.0] * 99 + [0.1]),
+    })
+    grid = tables.regret_grid(tables.read_runs([folder]), "cifar10")
+    lines = tables.comparisons(tables.statistics_at(grid), grid, "tw")
+    assert lines[0].endswith("@50: all")
+    assert lines[1] == "tw @100 <= its @50 mean 0.200 (regret never rises) vs hyperband @100 0.100: not shown below"
+    assert lines[3] == "tw @100 <= its @50 mean 0.200 (regret never rises) vs bohb @100 0.300: below"
+    alone = write_run(tmp_path / "alone", {("tw", 0): full_trainings(10, [1.0])})
+    grid = tables.regret_grid(tables.read_runs([alone]), "cifar10")
+    assert tables.comparisons(tables.statistics_at(grid), grid, "tw") == [
+        "tw below hyperband at no shared checkpoint", "tw below bohb at no shared checkpoint"]
