@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from bonas.nasbench.nb201 import NASBench201Table
 from bonas.replay.fidelity import TRIAL_COLUMNS
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
 def promotions():
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling val12_tables
-    try:
-        spec = importlib.util.spec_from_file_location("fidelity_promotions", BENCHMARKS / "fidelity_promotions.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load_benchmark("fidelity_promotions")
 
 
 def test_a_run_that_screens_the_best_cell_without_promoting_it_is_told_apart(promotions, tmp_path):

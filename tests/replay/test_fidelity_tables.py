@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from bonas.replay.fidelity import TRIAL_COLUMNS
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
 def tables():
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling val12_tables
-    try:
-        spec = importlib.util.spec_from_file_location("fidelity_tables", BENCHMARKS / "fidelity_tables.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load_benchmark("fidelity_tables")
 
 
 def write_run(folder: Path, runs: dict[tuple[str, int], list[tuple[int, float]]]) -> Path:
