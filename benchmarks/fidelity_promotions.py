@@ -13,13 +13,12 @@ regret, and the evaluations and promotions they made::
 from __future__ import annotations
 
 import argparse
-import csv
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from val12_tables import open_trials
+from fidelity_tables import read_runs
 
 from bonas.nasbench.nb201 import NASBench201Table
 
@@ -37,17 +36,13 @@ def best_cells(table: NASBench201Table, top: int) -> list[dict[str, Any]]:
 
 
 def run_outcomes(folders: list[Path], table: NASBench201Table, cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per ``(method, seed)``: its evaluations, promotions, final regret, and which of ``cells`` it
-    screened and promoted (``screened`` / ``promoted``: booleans in the order of ``cells``)."""
-    evaluations: dict[tuple[str, int], list[dict[str, str]]] = defaultdict(list)
-    for folder in folders:
-        with open_trials(folder) as handle:
-            for row in csv.DictReader(handle):
-                evaluations[row["method"], int(row["seed"])].append(row)
+    """One record per ``(method, seed)`` (the runs of :func:`fidelity_tables.read_runs`: a longer rerun replaces
+    its beginning): its evaluations, promotions, final regret, and which of ``cells`` it screened and promoted
+    (``screened`` / ``promoted``: booleans in the order of ``cells``)."""
     records = []
-    for (method, seed), rows in sorted(evaluations.items()):
-        screened = {table.index(row["arch"]) for row in rows if int(row["fidelity"]) < TARGET}
-        promoted = {table.index(row["arch"]) for row in rows if int(row["fidelity"]) == TARGET}
+    for (method, seed), rows in sorted(read_runs(folders).items()):
+        screened = {table.index(row["arch"]) for row in rows if row["fidelity"] < TARGET}
+        promoted = {table.index(row["arch"]) for row in rows if row["fidelity"] == TARGET}
         records.append({"method": method, "seed": seed, "evaluations": len(rows), "promotions": len(promoted),
                         "regret": float(rows[-1]["regret"]),
                         "screened": [cell["row"] in screened for cell in cells],

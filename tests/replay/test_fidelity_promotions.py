@@ -37,6 +37,7 @@ def test_a_run_that_screens_the_best_cell_without_promoting_it_is_told_apart(pro
     assert [(r["seed"], r["screened"][0], r["promoted"][0], r["regret"]) for r in records] == [
         (0, True, True, 0.0), (1, True, False, 2.5)]
     assert [r["promotions"] for r in records] == [1, 1] and [r["evaluations"] for r in records] == [2, 3]
+    assert promotions.run_outcomes([tmp_path, tmp_path], table, cells) == records  # a run read twice counts once
     text = promotions.report(records, cells)
     assert "best cell #1 (regret 0.000" in text and "screened in 2, promoted in 1" in text
     assert text.endswith("final regret (runs): 0.000 (1), 2.500 (1)")
